@@ -17,3 +17,11 @@
 pub mod classify;
 pub mod domain;
 pub mod sim;
+pub mod config;
+pub mod platforms;
+pub mod store;
+pub mod cli;
+pub mod demo;
+pub mod digest;
+pub mod telemetry;
+pub mod worker;

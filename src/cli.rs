@@ -1,0 +1,337 @@
+//! The `triage` command line: clap types and dispatch only. Each subcommand loads what it needs
+//! and calls into the library; errors become one `error: …` line with their cause chain.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::classify::{Classifier, ClassifierBuilder};
+use crate::config::{RecipientScope, Settings};
+use crate::demo::{DemoOptions, run_demo};
+use crate::digest::{Format, build_digest, render_digest};
+use crate::sim::{ScenarioParams, SimOptions};
+use crate::store::{QuestionScope, Store};
+use crate::worker::Worker;
+
+/// Find the product questions in the comments on sponsored posts, and make sure somebody answers
+/// them.
+#[derive(Debug, Parser)]
+#[command(name = "triage", version, about)]
+pub struct Cli {
+    /// The TOML config file.
+    #[arg(long, global = true, env = "TRIAGE_CONFIG", default_value = "triage.toml")]
+    config: PathBuf,
+    /// More log output (-v: debug, -vv: trace). `RUST_LOG` overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole pipeline on the bundled simulator: no config, token or network needed.
+    Demo {
+        /// Keep the demo's database and a matching config (DIR/triage.toml) in DIR.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Scenario seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Serve the platform simulator (Instagram Graph API) on loopback.
+    Sim {
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Simulated seconds per real second: comments keep arriving at this pace.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// Share of requests that fail (5xx, truncated or HTML bodies, throttling), from the seed.
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+        #[arg(long, default_value_t = 2)]
+        accounts: usize,
+        #[arg(long, default_value_t = 4)]
+        posts_per_account: usize,
+        #[arg(long, default_value_t = 60)]
+        comments_per_post: usize,
+    },
+    /// Poll every configured account: once, or every `worker.poll_interval_secs` until Ctrl-C.
+    Poll {
+        /// One cycle, then exit (non-zero if any account failed).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Print the unanswered product questions of a recipient.
+    Digest {
+        #[arg(long)]
+        recipient: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Classify JSON Lines (`{"id", "text"}` per line) from a file or stdin.
+    Classify {
+        /// A rule file that extends or overrides the built-in rules.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long)]
+        input: Option<PathBuf>,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Precision, recall and errors of the rules on a labelled corpus.
+    Eval {
+        #[arg(long)]
+        corpus: PathBuf,
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Poll health of every account.
+    Status,
+}
+
+impl Cli {
+    pub fn log_filter(&self) -> &'static str {
+        match self.verbose {
+            0 => "info,sqlx=warn",
+            1 => "debug,sqlx=warn,hyper=info,reqwest=info",
+            _ => "trace",
+        }
+    }
+
+    /// Runs the subcommand.
+    ///
+    /// # Errors
+    /// Whatever stopped the command, with context.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self.command {
+            Command::Demo { keep, seed } => {
+                run_demo(DemoOptions { keep, seed }).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Sim {
+                listen,
+                seed,
+                speed,
+                fault_rate,
+                accounts,
+                posts_per_account,
+                comments_per_post,
+            } => {
+                if !(0.0..=1.0).contains(&fault_rate) {
+                    bail!("--fault-rate must be between 0 and 1");
+                }
+                let params = ScenarioParams {
+                    seed,
+                    accounts,
+                    posts_per_account,
+                    comments_per_post,
+                    ..ScenarioParams::default()
+                };
+                let options = SimOptions {
+                    fault_rate,
+                    ..SimOptions::default()
+                };
+                crate::sim::serve(listen, params, options, speed).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Poll { once } => poll(&self.config, once).await,
+            Command::Digest { recipient, format } => {
+                let settings = Settings::load(&self.config)?;
+                let text = digest(&settings, &recipient, format).await?;
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Classify {
+                rules,
+                input,
+                output,
+            } => classify(rules.as_deref(), input.as_deref(), output.as_deref()),
+            Command::Eval {
+                corpus,
+                rules,
+                json,
+            } => {
+                let classifier = classifier_with(rules.as_deref())?;
+                let file = File::open(&corpus)
+                    .with_context(|| format!("cannot open the corpus {}", corpus.display()))?;
+                let report = crate::classify::eval::evaluate(&classifier, BufReader::new(file))
+                    .with_context(|| format!("cannot evaluate {}", corpus.display()))?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{report}");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Status => {
+                let settings = Settings::load(&self.config)?;
+                let store = Store::open(&settings.database).await?;
+                for health in store.account_health().await? {
+                    let when = |t: Option<i64>| {
+                        t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                            .map_or("never".to_owned(), |t| t.to_rfc3339())
+                    };
+                    println!(
+                        "{} ({}): last poll {}, last success {}, failures in a row {}{}",
+                        health.name,
+                        health.platform,
+                        when(health.last_attempt_at),
+                        when(health.last_success_at),
+                        health.fail_count,
+                        health
+                            .last_error
+                            .map(|e| format!(", last error: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+/// The built-in rules, extended by the config's rule files and campaigns' product terms.
+///
+/// # Errors
+/// A rule file is missing or invalid.
+pub fn classifier_for(settings: &Settings) -> anyhow::Result<Classifier> {
+    let mut builder = ClassifierBuilder::new();
+    for file in &settings.classifier.rule_files {
+        builder = builder.rule_file(file)?;
+    }
+    Ok(builder.product_terms(&settings.product_terms()).build()?)
+}
+
+fn classifier_with(rules: Option<&Path>) -> anyhow::Result<Classifier> {
+    let mut builder = ClassifierBuilder::new();
+    if let Some(rules) = rules {
+        builder = builder.rule_file(rules)?;
+    }
+    Ok(builder.build()?)
+}
+
+async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
+    let settings = Arc::new(Settings::load(config)?);
+    if settings.accounts.is_empty() {
+        bail!("{}: no [[accounts]] to poll", config.display());
+    }
+    let classifier = Arc::new(classifier_for(&settings)?);
+    let store = Store::open(&settings.database).await?;
+    let worker = Worker::new(settings, store.clone(), classifier, |name| {
+        std::env::var(name).ok()
+    });
+    let cancel = CancellationToken::new();
+    tokio::spawn(stop_on_signal(cancel.clone()));
+    let code = if once {
+        let report = worker.poll_once(&cancel).await;
+        print!("{report}");
+        if report.failures() > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    } else {
+        worker.run_until_stopped(cancel).await;
+        ExitCode::SUCCESS
+    };
+    store.close().await;
+    Ok(code)
+}
+
+/// Cancels on Ctrl-C or SIGTERM: the worker finishes the page in hand and exits.
+async fn stop_on_signal(cancel: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    cancel.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("stop requested: finishing the page in hand");
+    cancel.cancel();
+}
+
+/// Renders the digest of one recipient, now.
+///
+/// # Errors
+/// Unknown recipient, or the database cannot be read.
+pub async fn digest(settings: &Settings, recipient: &str, format: Format) -> anyhow::Result<String> {
+    let recipient = settings.recipient(recipient).with_context(|| {
+        let known: Vec<&str> = settings.recipients.iter().map(|r| r.name.as_str()).collect();
+        format!("no recipient named {recipient:?} (configured: {})", known.join(", "))
+    })?;
+    let store = Store::open(&settings.database).await?;
+    let scope = match &recipient.scope {
+        RecipientScope::Influencer { accounts } => QuestionScope::Accounts(accounts.clone()),
+        RecipientScope::Brand { campaign } => QuestionScope::Campaign(campaign.clone()),
+    };
+    let questions = store.open_product_questions(&scope).await?;
+    let totals = store.totals(&scope).await?;
+    store.close().await;
+    let digest = build_digest(
+        &recipient.name,
+        recipient.timezone,
+        questions,
+        totals,
+        chrono::Utc::now(),
+    );
+    Ok(render_digest(&digest, format))
+}
+
+fn classify(
+    rules: Option<&Path>,
+    input: Option<&Path>,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let classifier = classifier_with(rules)?;
+    let reader: Box<dyn BufRead> = match input {
+        Some(path) => Box::new(BufReader::with_capacity(
+            1 << 16,
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        )),
+        None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin().lock())),
+    };
+    let writer: Box<dyn Write> = match output {
+        Some(path) => Box::new(BufWriter::with_capacity(
+            1 << 16,
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+    };
+    let stats = crate::classify::jsonl::classify_jsonl(
+        &classifier,
+        reader,
+        writer,
+        std::io::stderr().lock(),
+    )?;
+    if stats.bad > 0 {
+        eprintln!("{} of {} lines could not be read", stats.bad, stats.bad + stats.good);
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,525 @@
+//! Settings: one TOML file, parsed into a typed tree once at start.
+//!
+//! The file never holds a secret: an account names the *environment variable* that holds its token
+//! (`token_env`), and the token is read from the environment when the worker starts, as a
+//! [`SecretString`] that is exposed only when a request header is built.
+//!
+//! A broken file fails at load with one line naming the file, the key and what is wrong, e.g.
+//! `config/triage.toml: accounts[1].platform: unknown variant `myspace`, expected one of …`.
+//! Relative paths in the file (the database) are relative to the file's folder, so a config works
+//! from any current directory.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::{Media, Platform};
+
+/// Errors while loading settings. Each names the file and the key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{path}: cannot read the file: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The whole settings tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// SQLite database file; relative to the config file's folder. Default `triage.db`.
+    #[serde(default = "default_database")]
+    pub database: PathBuf,
+    #[serde(default)]
+    pub worker: WorkerSettings,
+    #[serde(default)]
+    pub classifier: ClassifierSettings,
+    #[serde(default)]
+    pub accounts: Vec<AccountSettings>,
+    #[serde(default)]
+    pub campaigns: Vec<CampaignSettings>,
+    #[serde(default)]
+    pub recipients: Vec<RecipientSettings>,
+}
+
+fn default_database() -> PathBuf {
+    PathBuf::from("triage.db")
+}
+
+/// How the polling worker paces itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// Seconds between two polling cycles of `triage poll`. Default 300.
+    pub poll_interval_secs: u64,
+    /// Accounts polled at the same time. Default 4.
+    pub max_concurrent_accounts: usize,
+    /// How far behind the newest comment already stored a walk still reads, to catch comments that
+    /// arrive late with an older timestamp. Seconds, default 600.
+    pub overlap_secs: u64,
+    /// Posts older than this are no longer polled. Days, default 30.
+    pub lookback_days: u64,
+    /// Comments requested per page (the platform may cap it). Default 50.
+    pub page_size: u32,
+    /// Timeout of one HTTP request. Milliseconds, default 10000.
+    pub request_timeout_ms: u64,
+    /// Attempts for one request before the poll of that account gives up for this cycle. Default 5.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt, with jitter. Milliseconds, default 500.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay. Milliseconds, default 30000.
+    pub backoff_max_ms: u64,
+    /// Longest single wait for a rate limit to lift before asking again; the platform's own
+    /// estimate is used when shorter. Milliseconds, default 900000 (15 minutes).
+    pub max_throttle_wait_ms: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            poll_interval_secs: 300,
+            max_concurrent_accounts: 4,
+            overlap_secs: 600,
+            lookback_days: 30,
+            page_size: 50,
+            request_timeout_ms: 10_000,
+            max_attempts: 5,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+            max_throttle_wait_ms: 900_000,
+        }
+    }
+}
+
+impl WorkerSettings {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_secs)
+    }
+    pub fn overlap(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.overlap_secs as i64)
+    }
+    pub fn lookback(&self) -> chrono::Duration {
+        chrono::Duration::days(self.lookback_days as i64)
+    }
+}
+
+/// Extra rule files on top of the built-in rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierSettings {
+    /// Rule files (same format as `config/rules.toml`) that extend the built-in rules; a rule with
+    /// the id of a built-in one replaces it. Relative to the config file's folder.
+    pub rule_files: Vec<PathBuf>,
+}
+
+/// One watched account on one platform.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// A short name used by campaigns, recipients and logs, e.g. `jess_ig`.
+    pub name: String,
+    pub platform: Platform,
+    /// The platform's id of the account (Instagram: the IG user id).
+    pub account_id: String,
+    /// The owner's handle, without `@`; replies under this handle count as the owner's answers.
+    pub owner_handle: String,
+    /// API base URL including the version, e.g. `https://graph.facebook.com/v23.0`.
+    pub api_base_url: String,
+    /// Name of the environment variable holding the access token (never the token itself).
+    pub token_env: String,
+}
+
+/// A sponsorship: which posts of which accounts belong to a brand's campaign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSettings {
+    pub name: String,
+    pub brand: String,
+    /// The brand's own handle on the platforms, without `@`. Its replies count as answers by the
+    /// brand (shown apart from the creator's).
+    #[serde(default)]
+    pub brand_handle: Option<String>,
+    /// Names of the accounts in the campaign.
+    pub accounts: Vec<String>,
+    /// Posts that belong to the campaign whatever their caption says.
+    #[serde(default)]
+    pub post_ids: Vec<String>,
+    /// A caption with any of these hashtags marks a sponsored post (case-insensitive), e.g. `#ad`.
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    /// A caption with any of these @mentions marks a sponsored post (case-insensitive).
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// First day of the campaign (UTC, inclusive), `YYYY-MM-DD`.
+    #[serde(default)]
+    pub starts: Option<NaiveDate>,
+    /// Last day of the campaign (UTC, inclusive), `YYYY-MM-DD`.
+    #[serde(default)]
+    pub ends: Option<NaiveDate>,
+    /// Product names and words ("serum", "hoodie") that strengthen product intent.
+    #[serde(default)]
+    pub product_terms: Vec<String>,
+}
+
+impl CampaignSettings {
+    /// Whether a post of one of the campaign's accounts is part of the campaign: inside the date
+    /// window, and listed explicitly or marked by a hashtag or @mention in its caption. A campaign
+    /// with no post ids, hashtags or mentions takes every post of its accounts in the window.
+    pub fn covers(&self, account: &str, media: &Media) -> bool {
+        if !self.accounts.iter().any(|a| a == account) {
+            return false;
+        }
+        if let Some(starts) = self.starts {
+            if media.created_at < day_start(starts) {
+                return false;
+            }
+        }
+        if let Some(ends) = self.ends {
+            if media.created_at >= day_start(ends) + chrono::Duration::days(1) {
+                return false;
+            }
+        }
+        if self.post_ids.iter().any(|id| *id == media.external_id) {
+            return true;
+        }
+        if self.post_ids.is_empty() && self.hashtags.is_empty() && self.mentions.is_empty() {
+            return true;
+        }
+        let caption = media.caption.to_lowercase();
+        let tagged = |tag: &String| contains_token(&caption, &tag.to_lowercase());
+        self.hashtags.iter().any(tagged) || self.mentions.iter().any(tagged)
+    }
+}
+
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+}
+
+/// `#ad` must not match `#adventure`: the tag must end at a non-word character.
+fn contains_token(haystack: &str, token: &str) -> bool {
+    haystack.match_indices(token).any(|(at, _)| {
+        haystack[at + token.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'))
+    })
+}
+
+/// Who receives a digest, and what it covers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientSettings {
+    pub name: String,
+    #[serde(flatten)]
+    pub scope: RecipientScope,
+    /// IANA time zone, e.g. `Europe/Madrid`. Default `UTC`.
+    #[serde(default = "default_timezone")]
+    pub timezone: chrono_tz::Tz,
+}
+
+fn default_timezone() -> chrono_tz::Tz {
+    chrono_tz::UTC
+}
+
+/// An influencer sees their own accounts; a brand sees its campaign across every creator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RecipientScope {
+    Influencer { accounts: Vec<String> },
+    Brand { campaign: String },
+}
+
+impl Settings {
+    /// Reads and checks a config file.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not valid TOML, has a key of the wrong type or an unknown key,
+    /// or refers to an account or campaign that does not exist.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut settings = Settings::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        settings.database = base.join(&settings.database);
+        for file in &mut settings.classifier.rule_files {
+            *file = base.join(&*file);
+        }
+        Ok(settings)
+    }
+
+    /// Parses settings from TOML text; `path` is only used in error messages.
+    ///
+    /// # Errors
+    /// As [`Settings::load`], without the read.
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            invalid(
+                format!("line {}", line_of(text, e.span())),
+                e.message().to_owned(),
+            )
+        })?;
+        let settings: Settings = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let key = if key == "." {
+                format!("line {}", line_of(text, inner.span()))
+            } else {
+                key
+            };
+            invalid(key, inner.message().to_owned())
+        })?;
+        settings.check().map_err(|(key, message)| invalid(key, message))?;
+        Ok(settings)
+    }
+
+    /// Cross-references that serde cannot check.
+    fn check(&self) -> Result<(), (String, String)> {
+        let mut names = HashSet::new();
+        for (i, account) in self.accounts.iter().enumerate() {
+            let key = |field: &str| format!("accounts[{i}].{field}");
+            if !names.insert(account.name.as_str()) {
+                return Err((key("name"), format!("duplicate account name {:?}", account.name)));
+            }
+            for (field, value) in [
+                ("name", &account.name),
+                ("account_id", &account.account_id),
+                ("owner_handle", &account.owner_handle),
+                ("token_env", &account.token_env),
+            ] {
+                if value.trim().is_empty() {
+                    return Err((key(field), "must not be empty".into()));
+                }
+            }
+            if account.owner_handle.starts_with('@') {
+                return Err((key("owner_handle"), "write the handle without '@'".into()));
+            }
+            if !(account.api_base_url.starts_with("http://")
+                || account.api_base_url.starts_with("https://"))
+            {
+                return Err((
+                    key("api_base_url"),
+                    format!("{:?} is not an http(s) URL", account.api_base_url),
+                ));
+            }
+            if account.token_env.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                return Err((
+                    key("token_env"),
+                    "must be the NAME of an environment variable (letters, digits, _), never the token itself".into(),
+                ));
+            }
+        }
+        let mut campaigns = HashSet::new();
+        for (i, campaign) in self.campaigns.iter().enumerate() {
+            if !campaigns.insert(campaign.name.as_str()) {
+                return Err((
+                    format!("campaigns[{i}].name"),
+                    format!("duplicate campaign name {:?}", campaign.name),
+                ));
+            }
+            for (j, account) in campaign.accounts.iter().enumerate() {
+                if !names.contains(account.as_str()) {
+                    return Err((
+                        format!("campaigns[{i}].accounts[{j}]"),
+                        format!("no account named {account:?}"),
+                    ));
+                }
+            }
+            if let (Some(starts), Some(ends)) = (campaign.starts, campaign.ends) {
+                if ends < starts {
+                    return Err((format!("campaigns[{i}].ends"), "is before starts".into()));
+                }
+            }
+        }
+        let mut recipients = HashSet::new();
+        for (i, recipient) in self.recipients.iter().enumerate() {
+            if !recipients.insert(recipient.name.as_str()) {
+                return Err((
+                    format!("recipients[{i}].name"),
+                    format!("duplicate recipient name {:?}", recipient.name),
+                ));
+            }
+            match &recipient.scope {
+                RecipientScope::Influencer { accounts } => {
+                    for (j, account) in accounts.iter().enumerate() {
+                        if !names.contains(account.as_str()) {
+                            return Err((
+                                format!("recipients[{i}].accounts[{j}]"),
+                                format!("no account named {account:?}"),
+                            ));
+                        }
+                    }
+                }
+                RecipientScope::Brand { campaign } => {
+                    if !campaigns.contains(campaign.as_str()) {
+                        return Err((
+                            format!("recipients[{i}].campaign"),
+                            format!("no campaign named {campaign:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn recipient(&self, name: &str) -> Option<&RecipientSettings> {
+        self.recipients.iter().find(|r| r.name == name)
+    }
+
+    pub fn campaign(&self, name: &str) -> Option<&CampaignSettings> {
+        self.campaigns.iter().find(|c| c.name == name)
+    }
+
+    /// Campaigns the account takes part in.
+    pub fn campaigns_of<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> impl Iterator<Item = &'a CampaignSettings> + 'a {
+        self.campaigns
+            .iter()
+            .filter(move |c| c.accounts.iter().any(|a| a == account))
+    }
+
+    /// Every campaign's product terms, for the classifier.
+    pub fn product_terms(&self) -> Vec<String> {
+        let mut terms: Vec<String> = self
+            .campaigns
+            .iter()
+            .flat_map(|c| c.product_terms.iter().cloned())
+            .collect();
+        terms.sort();
+        terms.dedup();
+        terms
+    }
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> usize {
+    span.map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1))
+}
+
+/// Reads an account's token from the environment variable the config names.
+///
+/// # Errors
+/// The variable is unset or empty; the message names the variable, never a value.
+pub fn token_from_env(
+    account: &AccountSettings,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<SecretString, String> {
+    match lookup(&account.token_env) {
+        Some(token) if !token.trim().is_empty() => Ok(SecretString::from(token)),
+        _ => Err(format!(
+            "account {:?}: environment variable {} is not set; export it with the account's access token",
+            account.name, account.token_env
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, String> {
+        Settings::parse(text, Path::new("t.toml")).map_err(|e| e.to_string())
+    }
+
+    const ACCOUNT: &str = r#"
+[[accounts]]
+name = "jess"
+platform = "instagram"
+account_id = "17841400000000001"
+owner_handle = "glowwithjess"
+api_base_url = "http://127.0.0.1:1/v23.0"
+token_env = "TOKEN_JESS"
+"#;
+
+    #[test]
+    fn a_wrong_platform_names_the_key() {
+        let err = parse(&ACCOUNT.replace("\"instagram\"", "\"myspace\"")).unwrap_err();
+        assert!(err.starts_with("t.toml: accounts[0].platform: "), "{err}");
+        assert!(err.contains("myspace"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_key_is_named() {
+        let err = parse(&ACCOUNT.replace("token_env = \"TOKEN_JESS\"", "")).unwrap_err();
+        assert!(err.contains("token_env"), "{err}");
+    }
+
+    #[test]
+    fn a_token_in_place_of_a_variable_name_is_refused() {
+        let err = parse(&ACCOUNT.replace("TOKEN_JESS", "EAAG.xyz-123")).unwrap_err();
+        assert!(err.contains("accounts[0].token_env"), "{err}");
+    }
+
+    #[test]
+    fn a_campaign_naming_an_unknown_account_is_refused() {
+        let text = format!(
+            "{ACCOUNT}\n[[campaigns]]\nname = \"c\"\nbrand = \"B\"\naccounts = [\"jess\", \"ghost\"]\n"
+        );
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err, "t.toml: campaigns[0].accounts[1]: no account named \"ghost\"");
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_refused() {
+        let text = format!(
+            "{ACCOUNT}\n[[recipients]]\nname = \"r\"\nrole = \"influencer\"\naccounts = [\"jess\"]\ntimezone = \"Mars/Olympus\"\n"
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("recipients[0]"), "{err}");
+        assert!(err.contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn bad_toml_names_the_line() {
+        let err = parse("database = \n").unwrap_err();
+        assert!(err.starts_with("t.toml: line 1: "), "{err}");
+    }
+
+    #[test]
+    fn hashtags_match_whole_tags_only() {
+        let campaign = CampaignSettings {
+            name: "c".into(),
+            brand: "B".into(),
+            brand_handle: None,
+            accounts: vec!["jess".into()],
+            post_ids: vec![],
+            hashtags: vec!["#ad".into()],
+            mentions: vec!["@glowlab".into()],
+            starts: None,
+            ends: None,
+            product_terms: vec![],
+        };
+        let media = |caption: &str| Media {
+            external_id: "1".into(),
+            caption: caption.into(),
+            permalink: None,
+            created_at: Utc::now(),
+            comments_count: None,
+        };
+        assert!(campaign.covers("jess", &media("New serum #AD ✨")));
+        assert!(campaign.covers("jess", &media("thanks @GlowLab!")));
+        assert!(!campaign.covers("jess", &media("my #adventure")));
+        assert!(!campaign.covers("other", &media("#ad")));
+    }
+}

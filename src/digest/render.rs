@@ -1,0 +1,294 @@
+//! How a digest looks: plain text for terminals and logs, Markdown for chat, HTML for email.
+//!
+//! Comment text is hostile until proven otherwise. Every format shortens it by graphemes (an emoji
+//! flag or a ZWJ family never splits), drops control characters (a comment must not drive the
+//! reader's terminal) and bidi overrides, and escapes what its format treats as markup.
+
+use std::fmt::Write as _;
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::build::{Digest, format_age};
+
+/// Output formats of `triage digest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+}
+
+/// Longest comment excerpt, in graphemes.
+const EXCERPT_GRAPHEMES: usize = 280;
+const CAPTION_GRAPHEMES: usize = 80;
+
+pub fn render_digest(digest: &Digest, format: Format) -> String {
+    match format {
+        Format::Text => render_text(digest),
+        Format::Markdown => render_markdown(digest),
+        Format::Html => render_html(digest),
+    }
+}
+
+/// The one-line summary every format starts with.
+fn summary(digest: &Digest) -> String {
+    let count = digest.question_count();
+    let posts = digest.posts.len();
+    match digest.oldest_age() {
+        None => "No open product questions. Nothing to answer today.".to_owned(),
+        Some(oldest) => format!(
+            "{count} open product question{} on {posts} post{} · oldest waiting {}",
+            plural(count),
+            plural(posts),
+            format_age(oldest)
+        ),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn generated_line(digest: &Digest) -> String {
+    let local = digest.generated_at.with_timezone(&digest.timezone);
+    format!(
+        "Digest for {} · {} ({})",
+        digest.recipient,
+        local.format("%Y-%m-%d %H:%M"),
+        digest.timezone.name()
+    )
+}
+
+fn render_text(digest: &Digest) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", clean_line(&generated_line(digest)));
+    let _ = writeln!(out, "{}", summary(digest));
+    for post in &digest.posts {
+        let _ = writeln!(
+            out,
+            "\n■ {} · {} · {}",
+            clean_line(&post.account),
+            post.platform,
+            shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES)
+        );
+        if let Some(permalink) = &post.permalink {
+            let _ = writeln!(out, "  {}", clean_line(permalink));
+        }
+        for q in &post.questions {
+            let _ = writeln!(
+                out,
+                "  • [{}] {} ago · @{}: {}",
+                q.category,
+                format_age(q.age),
+                clean_line(&q.author),
+                shorten(&clean_line(&q.text), EXCERPT_GRAPHEMES)
+            );
+            if let Some(link) = &q.link {
+                let _ = writeln!(out, "    {}   (rule {})", clean_line(link), clean_line(&q.rule));
+            }
+        }
+    }
+    out
+}
+
+fn render_markdown(digest: &Digest) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## {}\n", md_escape(&clean_line(&generated_line(digest))));
+    let _ = writeln!(out, "**{}**", summary(digest));
+    for post in &digest.posts {
+        let caption = md_escape(&shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES));
+        let title = match &post.permalink {
+            Some(link) => format!("[{caption}](<{}>)", url_for_markdown(link)),
+            None => caption,
+        };
+        let _ = writeln!(
+            out,
+            "\n### {} · {} · {}\n",
+            md_escape(&clean_line(&post.account)),
+            post.platform,
+            title
+        );
+        for q in &post.questions {
+            let text = md_escape(&shorten(&clean_line(&q.text), EXCERPT_GRAPHEMES));
+            let link = q
+                .link
+                .as_deref()
+                .map(|l| format!(" · [open](<{}>)", url_for_markdown(l)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- **{}** · {} ago · @{}: {}{}",
+                q.category,
+                format_age(q.age),
+                md_escape(&clean_line(&q.author)),
+                text,
+                link
+            );
+        }
+    }
+    out
+}
+
+fn render_html(digest: &Digest) -> String {
+    let mut out = String::new();
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let _ = write!(
+        out,
+        "<title>{}</title></head>\n<body style=\"margin:0;padding:24px;background:#f6f6f4;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d1d1b;\">\n",
+        html_escape(&generated_line(digest))
+    );
+    out.push_str("<div style=\"max-width:640px;margin:0 auto;background:#ffffff;border-radius:8px;padding:24px;\">\n");
+    let _ = writeln!(
+        out,
+        "<p style=\"margin:0;color:#6b6b66;font-size:13px;\">{}</p>",
+        html_escape(&clean_line(&generated_line(digest)))
+    );
+    let _ = writeln!(
+        out,
+        "<h1 style=\"font-size:20px;margin:8px 0 16px;\">{}</h1>",
+        html_escape(&summary(digest))
+    );
+    for post in &digest.posts {
+        let caption = html_escape(&shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES));
+        let title = match &post.permalink {
+            Some(link) => format!(
+                "<a href=\"{}\" style=\"color:#1d1d1b;\">{caption}</a>",
+                html_escape(link)
+            ),
+            None => caption,
+        };
+        let _ = writeln!(
+            out,
+            "<h2 style=\"font-size:15px;margin:24px 0 8px;border-bottom:1px solid #e4e4e0;padding-bottom:6px;\">{} · {} · <bdi>{}</bdi></h2>",
+            html_escape(&post.account),
+            html_escape(&post.platform),
+            title
+        );
+        out.push_str("<ul style=\"list-style:none;margin:0;padding:0;\">\n");
+        for q in &post.questions {
+            let link = q
+                .link
+                .as_deref()
+                .map(|l| {
+                    format!(
+                        " · <a href=\"{}\" style=\"color:#b4470c;\">open</a>",
+                        html_escape(l)
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "<li style=\"margin:0 0 12px;\"><span style=\"display:inline-block;background:#fdeee4;color:#b4470c;border-radius:4px;padding:1px 6px;font-size:12px;\">{}</span> <span style=\"color:#6b6b66;font-size:13px;\">{} ago · @{}{}</span><br><bdi style=\"white-space:pre-wrap;\">{}</bdi></li>",
+                q.category,
+                format_age(q.age),
+                html_escape(&q.author),
+                link,
+                html_escape(&shorten(&clean_line(&q.text), EXCERPT_GRAPHEMES))
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</div>\n</body></html>\n");
+    out
+}
+
+/// Shortens to at most `max` graphemes, adding `…` when something was cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    let mut graphemes = text.grapheme_indices(true);
+    match graphemes.nth(max) {
+        None => text.to_owned(),
+        Some(_) => {
+            let end = text
+                .grapheme_indices(true)
+                .nth(max.saturating_sub(1))
+                .map_or(0, |(i, _)| i);
+            format!("{}…", text[..end].trim_end())
+        }
+    }
+}
+
+/// One display line: newlines and tabs become spaces; control characters, zero-width-free bidi
+/// overrides and isolates are dropped so the text cannot reorder or restyle what follows it.
+fn clean_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = false;
+    for c in text.chars() {
+        let c = match c {
+            '\n' | '\r' | '\t' => ' ',
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => continue,
+            c if c.is_control() => continue,
+            c => c,
+        };
+        if c == ' ' {
+            if last_space {
+                continue;
+            }
+            last_space = true;
+        } else {
+            last_space = false;
+        }
+        out.push(c);
+    }
+    out.trim().to_owned()
+}
+
+pub(crate) fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn md_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '|' | '!' | '~'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Links go inside `<…>`, where only `<`, `>` and spaces could break out.
+fn url_for_markdown(url: &str) -> String {
+    url.replace('<', "%3C").replace('>', "%3E").replace(' ', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortening_never_splits_a_grapheme() {
+        let family = "👨‍👩‍👧‍👦";
+        let text = format!("{family}{family}{family}");
+        assert_eq!(shorten(&text, 2), format!("{family}…"));
+        assert_eq!(shorten(&text, 3), text);
+        assert_eq!(shorten("🇨🇦🇨🇦🇨🇦", 2), "🇨🇦…");
+    }
+
+    #[test]
+    fn html_escaping_neutralises_markup() {
+        assert_eq!(
+            html_escape("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn control_characters_and_overrides_are_dropped() {
+        assert_eq!(clean_line("a\u{1b}[31mb\u{202E}c\n\nd"), "a[31mbc d");
+    }
+}

@@ -1,0 +1,175 @@
+//! Accounts, their posts and campaign membership, and each account's poll health.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{AccountKey, PostKey, Store, StoreError, to_unix};
+use crate::domain::{Media, Platform};
+
+/// Poll health of one account, for `triage status` and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountHealth {
+    pub name: String,
+    pub platform: String,
+    pub last_attempt_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub fail_count: i64,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Registers an account (or refreshes its name and handle) and returns its key.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn upsert_account(
+        &self,
+        platform: Platform,
+        external_id: &str,
+        name: &str,
+        owner_handle: &str,
+    ) -> Result<AccountKey, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (platform, external_id, name, owner_handle) VALUES (?, ?, ?, ?)
+             ON CONFLICT (platform, external_id) DO UPDATE
+                 SET name = excluded.name, owner_handle = excluded.owner_handle
+             RETURNING id",
+        )
+        .bind(platform.as_str())
+        .bind(external_id)
+        .bind(name)
+        .bind(owner_handle)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(AccountKey(id))
+    }
+
+    /// Stores the posts of one listing and which campaigns each belongs to. A post whose caption
+    /// and count did not change is not written.
+    ///
+    /// # Errors
+    /// A database error; nothing of the listing is stored then.
+    pub async fn upsert_posts(
+        &self,
+        account: AccountKey,
+        posts: &[(Media, Vec<String>)],
+    ) -> Result<Vec<PostKey>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut keys = Vec::with_capacity(posts.len());
+        for (media, campaigns) in posts {
+            sqlx::query(
+                "INSERT INTO posts (account_id, external_id, caption, permalink, created_at, comments_count)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (account_id, external_id) DO UPDATE
+                     SET caption = excluded.caption, permalink = excluded.permalink,
+                         comments_count = excluded.comments_count
+                     WHERE posts.caption IS NOT excluded.caption
+                        OR posts.permalink IS NOT excluded.permalink
+                        OR posts.comments_count IS NOT excluded.comments_count",
+            )
+            .bind(account.0)
+            .bind(&media.external_id)
+            .bind(&media.caption)
+            .bind(&media.permalink)
+            .bind(to_unix(media.created_at))
+            .bind(media.comments_count.map(|c| c as i64))
+            .execute(&mut *tx)
+            .await?;
+            let id: i64 =
+                sqlx::query_scalar("SELECT id FROM posts WHERE account_id = ? AND external_id = ?")
+                    .bind(account.0)
+                    .bind(&media.external_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            for campaign in campaigns {
+                sqlx::query(
+                    "INSERT INTO post_campaigns (post_id, campaign) VALUES (?, ?)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(campaign)
+                .execute(&mut *tx)
+                .await?;
+            }
+            keys.push(PostKey(id));
+        }
+        tx.commit().await?;
+        Ok(keys)
+    }
+
+    /// Records the start of a poll of the account.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_poll_attempt(
+        &self,
+        account: AccountKey,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET last_attempt_at = ? WHERE id = ?")
+            .bind(to_unix(at))
+            .bind(account.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the end of a poll: success clears the failure count, failure increments it.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_poll_result(
+        &self,
+        account: AccountKey,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match error {
+            None => {
+                sqlx::query(
+                    "UPDATE accounts SET last_success_at = ?, fail_count = 0, last_error = NULL
+                     WHERE id = ?",
+                )
+                .bind(to_unix(at))
+                .bind(account.0)
+                .execute(&self.pool)
+                .await?
+            }
+            Some(error) => {
+                sqlx::query(
+                    "UPDATE accounts SET fail_count = fail_count + 1, last_error = ? WHERE id = ?",
+                )
+                .bind(error)
+                .bind(account.0)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(())
+    }
+
+    /// Poll health of every account.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn account_health(&self) -> Result<Vec<AccountHealth>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, platform, last_attempt_at, last_success_at, fail_count, last_error
+             FROM accounts ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(AccountHealth {
+                    name: row.try_get(0)?,
+                    platform: row.try_get(1)?,
+                    last_attempt_at: row.try_get(2)?,
+                    last_success_at: row.try_get(3)?,
+                    fail_count: row.try_get(4)?,
+                    last_error: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,392 @@
+//! Comments, the walk state of each post, and the derivation of "answered".
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+
+use super::{PostKey, Store, StoreError, from_unix, to_unix};
+use crate::domain::{AuthorRole, Comment, Verdict};
+
+/// A comment with the classifier's verdict, ready to store.
+#[derive(Debug, Clone)]
+pub struct ClassifiedComment {
+    pub comment: Comment,
+    pub verdict: Verdict,
+}
+
+/// Where the comment walk of one post stands, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalkState {
+    /// Newest comment time seen by the last complete walk; `None` before the first one completes.
+    pub watermark: Option<DateTime<Utc>>,
+    /// Cursor of the next page of an interrupted walk.
+    pub resume_after: Option<String>,
+    /// Newest comment time the interrupted walk has seen so far.
+    pub walk_newest: Option<DateTime<Utc>>,
+}
+
+/// What a stored page does to the walk state of its post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalkProgress {
+    /// More pages follow: resume from `after` if the walk is interrupted. `walk_newest` is the
+    /// newest comment time this walk has seen so far, the watermark it will set when it completes.
+    Continue {
+        after: String,
+        walk_newest: Option<DateTime<Utc>>,
+    },
+    /// The walk reached comments it already had (or the end of the list): the watermark becomes
+    /// the newest comment time known for the post.
+    Complete { watermark: Option<DateTime<Utc>> },
+    /// A thread refresh outside any walk: the walk state stays as it is.
+    Unchanged,
+}
+
+/// What one stored page changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageWriteOutcome {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Questions that this page resolved as answered.
+    pub answered: u64,
+}
+
+/// Columns bound per inserted comment; SQLite allows 32,766 bound values per statement.
+const INSERT_COLUMNS: usize = 16;
+const ROWS_PER_INSERT: usize = 32_000 / INSERT_COLUMNS;
+
+static MENTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"@([A-Za-z0-9._]{1,30})").expect("mention pattern compiles"));
+
+/// Lower-cased handles mentioned in a text (`@Maple.Mia,` → `maple.mia`).
+fn mentioned_handles(text: &str) -> Vec<String> {
+    let mut handles: Vec<String> = MENTION
+        .captures_iter(text)
+        .map(|c| c[1].trim_end_matches('.').to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    handles.sort();
+    handles.dedup();
+    handles
+}
+
+impl Store {
+    /// The stored walk state of a post.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn walk_state(&self, post: PostKey) -> Result<WalkState, StoreError> {
+        let row = sqlx::query(
+            "SELECT watermark, walk_after, walk_newest FROM poll_state WHERE post_id = ?",
+        )
+        .bind(post.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(WalkState::default());
+        };
+        let time = |v: Option<i64>| v.map(|s| from_unix("poll_state", s)).transpose();
+        Ok(WalkState {
+            watermark: time(row.try_get(0)?)?,
+            resume_after: row.try_get(1)?,
+            walk_newest: time(row.try_get(2)?)?,
+        })
+    }
+
+    /// Stores one page of comments of a post, the walk progress it represents, and the questions it
+    /// answers, in one transaction.
+    ///
+    /// New comments are inserted; known ones are updated only when their text or visibility changed
+    /// (an edit is re-classified by the caller and keeps its first-seen time).
+    ///
+    /// # Errors
+    /// A database error; nothing of the page is stored then.
+    pub async fn save_comment_page(
+        &self,
+        post: PostKey,
+        comments: &[ClassifiedComment],
+        progress: &WalkProgress,
+        seen_at: DateTime<Utc>,
+    ) -> Result<PageWriteOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcome = PageWriteOutcome::default();
+
+        let known = known_comments(&mut tx, post, comments).await?;
+        let mut fresh = Vec::new();
+        for item in comments {
+            let c = &item.comment;
+            match known.get(c.external_id.as_str()) {
+                None => fresh.push(item),
+                Some((text, hidden)) if *text != c.text || *hidden != c.hidden => {
+                    update_comment(&mut tx, post, item, seen_at).await?;
+                    outcome.updated += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        // A page may repeat a comment (platform paging drift); insert it once.
+        fresh.sort_by(|a, b| a.comment.external_id.cmp(&b.comment.external_id));
+        fresh.dedup_by(|a, b| a.comment.external_id == b.comment.external_id);
+        for chunk in fresh.chunks(ROWS_PER_INSERT) {
+            insert_comments(&mut tx, post, chunk, seen_at).await?;
+        }
+        outcome.inserted = fresh.len() as u64;
+        for item in &fresh {
+            if item.comment.role != AuthorRole::Audience {
+                insert_mentions(&mut tx, post, &item.comment).await?;
+            }
+        }
+
+        save_progress(&mut tx, post, progress, seen_at).await?;
+        if outcome.inserted + outcome.updated > 0 {
+            outcome.answered = resolve_answers(&mut tx, post).await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Open (unanswered) questions of an account's posts created since `since`, as
+    /// `(post, post's platform id, comment's platform id)`: their threads are re-read every poll so
+    /// an owner reply written anywhere is noticed.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn open_threads(
+        &self,
+        posts: &[PostKey],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(PostKey, String)>, StoreError> {
+        let mut out = Vec::new();
+        for post in posts {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT external_id FROM comments
+                 WHERE post_id = ? AND parent_external_id IS NULL AND answered_at IS NULL
+                   AND author_role = 'audience' AND label <> 'not_question' AND created_at >= ?
+                 ORDER BY created_at",
+            )
+            .bind(post.0)
+            .bind(to_unix(since))
+            .fetch_all(&self.pool)
+            .await?;
+            out.extend(ids.into_iter().map(|id| (*post, id)));
+        }
+        Ok(out)
+    }
+}
+
+async fn known_comments(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+    comments: &[ClassifiedComment],
+) -> Result<HashMap<String, (String, bool)>, StoreError> {
+    let mut known = HashMap::new();
+    for chunk in comments.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT external_id, text, hidden FROM comments WHERE post_id = ",
+        );
+        query.push_bind(post.0).push(" AND external_id IN (");
+        let mut ids = query.separated(", ");
+        for item in chunk {
+            ids.push_bind(&item.comment.external_id);
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut **tx).await? {
+            known.insert(
+                row.try_get::<String, _>(0)?,
+                (row.try_get::<String, _>(1)?, row.try_get::<bool, _>(2)?),
+            );
+        }
+    }
+    Ok(known)
+}
+
+async fn insert_comments(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+    rows: &[&ClassifiedComment],
+    seen_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO comments (post_id, external_id, parent_external_id, author_id, author_handle,
+             author_role, text, hidden, created_at, first_seen_at, label, category, rule,
+             overruled_rule, answered_at, answered_by) ",
+    );
+    query.push_values(rows, |mut row, item| {
+        let c = &item.comment;
+        let v = &item.verdict;
+        row.push_bind(post.0)
+            .push_bind(&c.external_id)
+            .push_bind(&c.parent_id)
+            .push_bind(&c.author_id)
+            .push_bind(&c.author_handle)
+            .push_bind(c.role.as_str())
+            .push_bind(&c.text)
+            .push_bind(c.hidden)
+            .push_bind(to_unix(c.created_at))
+            .push_bind(to_unix(seen_at))
+            .push_bind(v.label.kind_str())
+            .push_bind(v.label.category().map(|c| c.as_str()))
+            .push_bind(v.rule.as_str())
+            .push_bind(v.overruled.as_ref().map(|r| r.as_str().to_owned()))
+            .push_bind(None::<i64>)
+            .push_bind(None::<String>);
+    });
+    query.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn update_comment(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+    item: &ClassifiedComment,
+    seen_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let c = &item.comment;
+    let v = &item.verdict;
+    sqlx::query(
+        "UPDATE comments
+         SET edited_at = CASE WHEN text <> ? THEN ? ELSE edited_at END,
+             text = ?, hidden = ?, label = ?, category = ?, rule = ?, overruled_rule = ?
+         WHERE post_id = ? AND external_id = ?",
+    )
+    .bind(&c.text)
+    .bind(to_unix(seen_at))
+    .bind(&c.text)
+    .bind(c.hidden)
+    .bind(v.label.kind_str())
+    .bind(v.label.category().map(|c| c.as_str()))
+    .bind(v.rule.as_str())
+    .bind(v.overruled.as_ref().map(|r| r.as_str()))
+    .bind(post.0)
+    .bind(&c.external_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_mentions(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+    comment: &Comment,
+) -> Result<(), StoreError> {
+    for handle in mentioned_handles(&comment.text) {
+        sqlx::query(
+            "INSERT INTO comment_mentions (post_id, comment_external_id, handle) VALUES (?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(post.0)
+        .bind(&comment.external_id)
+        .bind(handle)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn save_progress(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+    progress: &WalkProgress,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    match progress {
+        WalkProgress::Unchanged => {}
+        WalkProgress::Continue { after, walk_newest } => {
+            sqlx::query(
+                "INSERT INTO poll_state (post_id, walk_after, walk_newest, updated_at)
+                 VALUES (?, ?, ?, ?)
+                 ON CONFLICT (post_id) DO UPDATE
+                     SET walk_after = excluded.walk_after, walk_newest = excluded.walk_newest,
+                         updated_at = excluded.updated_at",
+            )
+            .bind(post.0)
+            .bind(after)
+            .bind(walk_newest.map(to_unix))
+            .bind(to_unix(at))
+            .execute(&mut **tx)
+            .await?;
+        }
+        WalkProgress::Complete { watermark } => {
+            sqlx::query(
+                "INSERT INTO poll_state (post_id, watermark, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT (post_id) DO UPDATE
+                     SET watermark = excluded.watermark, walk_after = NULL, walk_newest = NULL,
+                         updated_at = excluded.updated_at
+                     WHERE poll_state.watermark IS NOT excluded.watermark
+                        OR poll_state.walk_after IS NOT NULL",
+            )
+            .bind(post.0)
+            .bind(watermark.map(to_unix))
+            .bind(to_unix(at))
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks as answered the open questions of a post that now have an answer: the first reply in
+/// their thread by the owner or the brand, or a later top-level comment of theirs that @mentions
+/// the asker. Returns how many questions it resolved.
+async fn resolve_answers(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+) -> Result<u64, StoreError> {
+    let rows = sqlx::query(
+        "SELECT q.id, r.created_at, r.author_handle, r.author_role
+         FROM comments q
+         JOIN comments r ON r.post_id = q.post_id AND r.parent_external_id = q.external_id
+         WHERE q.post_id = ?1 AND q.parent_external_id IS NULL AND q.answered_at IS NULL
+           AND q.author_role = 'audience' AND q.label <> 'not_question'
+           AND r.author_role <> 'audience'
+         UNION ALL
+         SELECT q.id, m.created_at, m.author_handle, m.author_role
+         FROM comments q
+         JOIN comment_mentions cm ON cm.post_id = q.post_id AND cm.handle = lower(q.author_handle)
+         JOIN comments m ON m.post_id = cm.post_id AND m.external_id = cm.comment_external_id
+         WHERE q.post_id = ?1 AND q.parent_external_id IS NULL AND q.answered_at IS NULL
+           AND q.author_role = 'audience' AND q.label <> 'not_question'
+           AND m.parent_external_id IS NULL AND m.author_role <> 'audience'
+           AND m.created_at >= q.created_at
+         ORDER BY 1, 2",
+    )
+    .bind(post.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut resolved = 0;
+    let mut last_question = None;
+    for row in rows {
+        let question: i64 = row.try_get(0)?;
+        if last_question == Some(question) {
+            continue; // rows are ordered by time: the first answer wins
+        }
+        last_question = Some(question);
+        sqlx::query(
+            "UPDATE comments SET answered_at = ?, answered_by = ?, answered_role = ? WHERE id = ?",
+        )
+        .bind(row.try_get::<i64, _>(1)?)
+        .bind(row.try_get::<String, _>(2)?)
+        .bind(row.try_get::<String, _>(3)?)
+        .bind(question)
+        .execute(&mut **tx)
+        .await?;
+        resolved += 1;
+    }
+    Ok(resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentioned_handles;
+
+    #[test]
+    fn mentions_are_lower_cased_and_trimmed() {
+        assert_eq!(
+            mentioned_handles("@Maple.Mia, yes! and @lou_k."),
+            vec!["lou_k".to_string(), "maple.mia".to_string()]
+        );
+        assert!(mentioned_handles("mail me at x @ y").is_empty());
+    }
+}

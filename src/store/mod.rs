@@ -1,0 +1,105 @@
+//! SQLite storage through sqlx: every SQL statement of the crate lives under this module.
+//!
+//! Invariants:
+//! - A page of comments and the walk state that says "this page is done" commit in one transaction
+//!   ([`Store::save_comment_page`]), so a crash at any point neither loses nor duplicates a comment.
+//! - Comments are keyed by `(post, platform id)`: seeing a comment again updates it only when its text
+//!   or visibility changed, so a poll that sees nothing new writes nothing.
+//! - Whether a question is answered is derived from the stored replies and @mentions by
+//!   [`Store::save_comment_page`], never set by hand; a later poll that sees the owner's reply
+//!   resolves the question by itself.
+//!
+//! Timestamps are Unix seconds, and the SQL avoids SQLite-only syntax where a portable form exists,
+//! so that a PostgreSQL backend can follow.
+
+mod accounts;
+mod comments;
+mod queries;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
+pub use queries::{OpenQuestion, QuestionScope, StoredComment, Totals};
+
+/// Errors from the store. The caller can only report them: a storage failure is not retried here.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+}
+
+/// Row id of an account in this database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccountKey(i64);
+
+/// Row id of a post in this database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PostKey(i64);
+
+/// The database handle: a small pool, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and applies the embedded migrations.
+    ///
+    /// WAL lets digests and audits read while the worker writes; `synchronous = NORMAL` is safe with
+    /// WAL (a power cut may lose the last transactions, never corrupt the file).
+    ///
+    /// # Errors
+    /// The file cannot be opened or created, or a migration fails.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn to_unix(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+fn from_unix(table: &'static str, secs: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp(secs, 0).ok_or_else(|| StoreError::Corrupt {
+        table,
+        reason: format!("timestamp {secs} out of range"),
+    })
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: the real worker, store and digest against the bundled simulator on loopback.
+
+mod cli;
+mod digest;
+mod helpers;
+mod poll;

@@ -1,0 +1,153 @@
+//! The worker against the simulator: paging, incremental polls, answers, faults, restarts.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use comment_triage::sim::{Fault, SimOptions};
+use comment_triage::worker::PollError;
+
+use crate::helpers::{assert_same_comments, expected_answered, scenario, spawn_app};
+
+#[tokio::test]
+async fn a_first_poll_pages_through_every_comment() {
+    let app = spawn_app(scenario(1), SimOptions::default(), |w| w.page_size = 10).await;
+    let report = app.poll_ok().await;
+    let total = report.total();
+    assert!(total.pages >= 3 * total.posts, "expected >= 3 pages per post, got {total:?}");
+    assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+}
+
+#[tokio::test]
+async fn a_second_poll_that_sees_nothing_new_writes_nothing() {
+    let app = spawn_app(scenario(2), SimOptions::default(), |_| {}).await;
+    app.poll_ok().await;
+    let before = app.stored().await;
+    let second = app.poll_ok().await.total();
+    assert_eq!((second.inserted, second.updated, second.answered), (0, 0, 0), "{second:?}");
+    assert_eq!(app.stored().await, before);
+}
+
+#[tokio::test]
+async fn new_comments_between_polls_are_picked_up_without_duplicates() {
+    let app = spawn_app(scenario(3), SimOptions::default(), |w| w.page_size = 10).await;
+    app.poll_ok().await;
+    for _ in 0..3 {
+        app.sim.advance(chrono::Duration::hours(5));
+        app.poll_ok().await;
+        assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+    }
+}
+
+#[tokio::test]
+async fn an_owner_reply_resolves_a_stored_question() {
+    let app = spawn_app(scenario(4), SimOptions::default(), |_| {}).await;
+    app.poll_ok().await;
+    let open_before: HashSet<String> = open_questions(&app.stored().await);
+    app.sim.advance(chrono::Duration::hours(30));
+    let report = app.poll_ok().await;
+    let stored = app.stored().await;
+    let truth = app.sim.ground_truth();
+    let expected = expected_answered(&truth);
+    let resolved_later: Vec<&String> = open_before
+        .iter()
+        .filter(|id| expected.contains(*id))
+        .collect();
+    assert!(
+        !resolved_later.is_empty(),
+        "the scenario should answer some questions that were open at the first poll"
+    );
+    assert!(report.total().answered >= resolved_later.len() as u64);
+    for c in stored.iter().filter(|c| {
+        c.parent_external_id.is_none() && c.author_role == "audience" && c.label.is_question()
+    }) {
+        assert_eq!(
+            c.answered_at.is_some(),
+            expected.contains(&c.external_id),
+            "answered flag of {} ({:?}) disagrees with the simulator",
+            c.external_id,
+            c.text
+        );
+    }
+}
+
+fn open_questions(stored: &[comment_triage::store::StoredComment]) -> HashSet<String> {
+    stored
+        .iter()
+        .filter(|c| c.parent_external_id.is_none() && c.label.is_question() && c.answered_at.is_none())
+        .map(|c| c.external_id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_waited_out_and_the_poll_completes() {
+    let app = spawn_app(scenario(5), SimOptions::default(), |_| {}).await;
+    app.sim.inject(Fault::Throttle {
+        code: 4,
+        duration: Duration::from_millis(700),
+    });
+    let started = std::time::Instant::now();
+    app.poll_ok().await;
+    assert!(started.elapsed() >= Duration::from_millis(600), "the throttle was not waited out");
+    assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+}
+
+#[tokio::test]
+async fn server_errors_are_retried() {
+    let app = spawn_app(scenario(6), SimOptions::default(), |_| {}).await;
+    app.sim.inject(Fault::ServerError {
+        status: 503,
+        requests: 2,
+    });
+    app.poll_ok().await;
+    assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+}
+
+#[tokio::test]
+async fn an_expired_token_fails_that_account_while_the_other_completes() {
+    let app = spawn_app(scenario(7), SimOptions::default(), |_| {}).await;
+    let accounts = app.sim.accounts();
+    assert!(accounts.len() >= 2);
+    app.sim.inject(Fault::ExpireToken {
+        account_id: accounts[0].id.clone(),
+    });
+    let report = app.poll().await;
+    let by_name: std::collections::HashMap<_, _> =
+        report.accounts.iter().map(|(n, r)| (n.as_str(), r)).collect();
+    match by_name[accounts[0].username.as_str()] {
+        Err(e @ PollError::TokenRejected { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("190"), "{message}");
+            assert!(message.contains("TRIAGE_DEMO_TOKEN_1"), "names the variable to fix: {message}");
+            assert!(!message.contains(&accounts[0].token), "never prints the token: {message}");
+        }
+        other => panic!("expected a token error, got {other:?}"),
+    }
+    assert!(by_name[accounts[1].username.as_str()].is_ok());
+    let health = app.store.account_health().await.unwrap();
+    let failed = health.iter().find(|h| h.name == accounts[0].username).unwrap();
+    assert_eq!(failed.fail_count, 1);
+    assert!(failed.last_error.as_deref().unwrap().contains("190"));
+}
+
+#[tokio::test]
+async fn a_truncated_page_is_reported_and_the_next_poll_recovers() {
+    let app = spawn_app(scenario(8), SimOptions::default(), |w| {
+        w.max_attempts = 2;
+        w.max_concurrent_accounts = 1; // requests in a known order: the first account meets both bad pages
+    })
+    .await;
+    app.sim.inject(Fault::TruncatedBody { requests: 2 });
+    let first = app.poll().await;
+    assert_eq!(first.failures(), 1, "exactly the account that met the bad pages fails:\n{first}");
+    assert!(first.to_string().contains("malformed"), "{first}");
+    app.poll_ok().await;
+    assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+}
+
+#[tokio::test]
+async fn an_html_error_page_is_retried() {
+    let app = spawn_app(scenario(9), SimOptions::default(), |_| {}).await;
+    app.sim.inject(Fault::HtmlBody { requests: 2 });
+    app.poll_ok().await;
+    assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+}
