@@ -524,6 +524,39 @@ async fn foreign_and_unpublished_objects_do_not_exist() {
 }
 
 #[tokio::test]
+async fn limit_is_clamped_to_the_page_cap() {
+    let options = SimOptions {
+        page_cap: 7,
+        ..Default::default()
+    };
+    let sim = spawn_sim(ScenarioParams::default(), options).await;
+    let account = sim.accounts()[0].clone();
+    let media_id = first_media_id(&sim, &account).await;
+    let answer = get(
+        &sim,
+        &format!("{media_id}/comments"),
+        &[("limit", "500")],
+        &account.token,
+    )
+    .await;
+    let body = answer.json();
+    assert_eq!(body["data"].as_array().unwrap().len(), 7);
+    assert!(body["paging"]["next"].is_string());
+}
+
+#[tokio::test]
+async fn serve_runs_until_dropped() {
+    let run = comment_triage::sim::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        ScenarioParams::default(),
+        SimOptions::default(),
+        3600.0,
+    );
+    let outcome = tokio::time::timeout(Duration::from_millis(600), run).await;
+    assert!(outcome.is_err(), "serve keeps running: {outcome:?}");
+}
+
+#[tokio::test]
 async fn garbage_cursor_is_an_invalid_parameter() {
     let sim = spawn_default().await;
     let account = sim.accounts()[0].clone();

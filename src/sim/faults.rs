@@ -172,7 +172,7 @@ impl FaultState {
         Usage {
             call_count: u32::try_from(count * 100 / budget).unwrap_or(u32::MAX),
             minutes_to_regain,
-            visible: count >= CALLS_BEFORE_HEADER,
+            visible: exhausted || count >= CALLS_BEFORE_HEADER,
             exhausted,
         }
     }

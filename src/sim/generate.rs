@@ -454,7 +454,10 @@ pub(crate) fn product_question(
     let core = pick(rng, question_cores(lang, category))
         .replace("{p}", product.noun)
         .replace("{code}", code);
-    let open = opener(rng, lang);
+    let mut open = opener(rng, lang);
+    if core.contains("kak") && open.contains("kak") {
+        open = "";
+    }
     let close = closer(rng, core.ends_with('?'));
     let mut text = format!("{open}{core}{close}");
     let style = rng.random_range(0..100u32);

@@ -280,7 +280,7 @@ impl SimState {
         let node = self.resolve(id, request)?;
         let edge = edge_of(node, edge_name)
             .ok_or_else(|| ApiError::unknown_path(&format!("/{edge_name}")))?;
-        let limit = request.limit()?;
+        let limit = request.limit()?.clamp(1, self.options.page_cap);
         let after = request.cursor("after", edge)?;
         let before = if after.is_none() {
             request.cursor("before", edge)?

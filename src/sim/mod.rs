@@ -283,31 +283,25 @@ pub async fn serve(
     speed: f64,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    use std::io::Write;
 
     let handle = SimServer::start(listen, params, options)
         .await
         .with_context(|| format!("could not start the simulator on {listen}"))?;
     let guard = ShutdownOnDrop(handle.clone());
 
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "base_url {}", handle.base_url())?;
+    println!("base_url {}", handle.base_url());
     for account in handle.accounts() {
-        writeln!(
-            out,
+        println!(
             "account id={} username={} token={}",
             account.id, account.username, account.token
-        )?;
+        );
     }
     let brand = handle.brand();
-    writeln!(
-        out,
+    println!(
         "brand id={} username={} token={}",
         brand.id, brand.username, brand.token
-    )?;
-    writeln!(out, "clock {}", handle.now().to_rfc3339())?;
-    out.flush()?;
-    drop(out);
+    );
+    println!("clock {}", handle.now().to_rfc3339());
 
     let tick = std::time::Duration::from_millis(250);
     let mut interval = tokio::time::interval(tick);
