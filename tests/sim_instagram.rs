@@ -570,6 +570,16 @@ async fn garbage_cursor_is_an_invalid_parameter() {
     .await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.error_code(), (100, None));
+    let edge = get(&sim, &format!("{media_id}/likes"), &[], &account.token).await;
+    assert_eq!(edge.error_code(), (100, None));
+    let deep = get(
+        &sim,
+        &format!("{media_id}/comments/extra"),
+        &[],
+        &account.token,
+    )
+    .await;
+    assert_eq!(deep.error_code(), (2500, None));
 }
 
 #[tokio::test]

@@ -279,7 +279,7 @@ impl SimState {
     ) -> Result<Value, ApiError> {
         let node = self.resolve(id, request)?;
         let edge = edge_of(node, edge_name)
-            .ok_or_else(|| ApiError::unknown_path(&format!("/{edge_name}")))?;
+            .ok_or_else(|| ApiError::no_field(edge_name, node_type(node)))?;
         let limit = request.limit()?.clamp(1, self.options.page_cap);
         let after = request.cursor("after", edge)?;
         let before = if after.is_none() {
@@ -680,6 +680,14 @@ fn edge_of(node: Node, name: &str) -> Option<Edge> {
         (Node::Media(_), "comments") => Some(Edge::Comments),
         (Node::Comment(_), "replies") => Some(Edge::Replies),
         _ => None,
+    }
+}
+
+fn node_type(node: Node) -> &'static str {
+    match node {
+        Node::Account(_) | Node::Brand => "IGUser",
+        Node::Media(_) => "IGMedia",
+        Node::Comment(_) => "IGComment",
     }
 }
 

@@ -28,6 +28,11 @@
 //! - The usage percentage counts calls in the last hour of *real* time (calls are real; the
 //!   simulated clock may run much faster than a real client can call).
 //! - Lists, including replies, are newest first.
+//! - Spam is hidden (`hidden: true`) or deleted a little later (gone from lists, 100/33 on GET).
+//! - Read-only: writes (`POST /{id}/replies`, hide, delete), text edits and webhooks are not
+//!   simulated; any non-GET method answers 100/33 like an unsupported operation.
+//! - Throttling codes 4 and 17 come with HTTP 403, the others with 400; `paging.next` always
+//!   carries `access_token`, even when the request used a Bearer header.
 
 mod clock;
 mod faults;
