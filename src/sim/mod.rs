@@ -1,1 +1,338 @@
-//! placeholder
+//! Loopback simulator of the Instagram Graph API, used by `triage demo`, the integration tests
+//! and anyone without API access.
+//!
+//! # Design
+//!
+//! A [`Scenario`](scenario::Scenario) is generated once, deterministically from
+//! [`ScenarioParams::seed`] (ChaCha8): creator accounts, their posts, every comment and reply the
+//! posts will ever receive, each with its creation time, and what the generator meant each text to
+//! be (its intended [`Label`]). Nothing is generated on the fly afterwards, so the same seed always
+//! yields the same world, whatever the client does.
+//!
+//! A simulated clock decides what exists: a post, comment or reply is visible once its timestamp
+//! is at or before [`SimHandle::now`] and until its deletion time, if it has one. Moving the
+//! clock with [`SimHandle::advance`] therefore reveals new comments, including in the middle of a
+//! paged walk; because new comments always arrive at the head of a newest-first list and cursors
+//! are position keys `(timestamp, id)`, a walk never skips or repeats an item.
+//!
+//! The HTTP side (`instagram.rs`) mimics Graph: any `/vNN.N/` prefix, tokens in the query or a
+//! Bearer header, field selection with nested `replies{…}` and `from{…}`, omitted empty edges and
+//! nulls, `paging.next` URLs that repeat every query parameter, Meta's error envelope, the
+//! `X-Business-Use-Case-Usage` header and BUC throttling (`faults.rs`). Faults can be injected one
+//! by one ([`SimHandle::inject`]) or drawn at random from the seed ([`SimOptions::fault_rate`]).
+//!
+//! # Choices worth knowing
+//!
+//! - The clock starts [`INITIAL_CLOCK_OFFSET_HOURS`] hours after [`ScenarioParams::start`], so the
+//!   first post of each account already has a history on the first poll.
+//! - The usage percentage counts calls in the last hour of *real* time (calls are real; the
+//!   simulated clock may run much faster than a real client can call).
+//! - Lists, including replies, are newest first.
+//! - Spam is hidden (`hidden: true`) or deleted a little later (gone from lists, 100/33 on GET).
+//! - Read-only: writes (`POST /{id}/replies`, hide, delete), text edits and webhooks are not
+//!   simulated; any non-GET method answers 100/33 like an unsupported operation.
+//! - Throttling codes 4 and 17 come with HTTP 403, the others with 400; `paging.next` always
+//!   carries `access_token`, even when the request used a Bearer header.
+
+mod clock;
+mod faults;
+mod fields;
+mod generate;
+mod instagram;
+mod paging;
+mod scenario;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::Label;
+
+use self::instagram::SimState;
+
+/// How many simulated hours after [`ScenarioParams::start`] the clock starts.
+pub const INITIAL_CLOCK_OFFSET_HOURS: i64 = 6;
+
+/// The API version `base_url` advertises; every `vNN.N` prefix is accepted.
+pub const API_VERSION: &str = "v23.0";
+
+/// What the generated world looks like. Everything derives from `seed`.
+#[derive(Clone, Debug)]
+pub struct ScenarioParams {
+    pub seed: u64,
+    /// Creator accounts. Default 2.
+    pub accounts: usize,
+    /// Posts per account. Default 4; most are sponsored (caption with `#ad` and `@glowlab`), and
+    /// with two posts or more at least one is not.
+    pub posts_per_account: usize,
+    /// Top-level audience comments per post over its whole life. Default 60; replies and the
+    /// creator's own top-level `@mention` answers come on top.
+    pub comments_per_post: usize,
+    /// Time of the first post. Default 2024-05-01T09:00:00Z.
+    pub start: DateTime<Utc>,
+}
+
+impl Default for ScenarioParams {
+    fn default() -> Self {
+        ScenarioParams {
+            seed: 42,
+            accounts: 2,
+            posts_per_account: 4,
+            comments_per_post: 60,
+            start: Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap(),
+        }
+    }
+}
+
+/// An Instagram professional account served by the simulator, with the token that reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimAccount {
+    /// 17-digit IG user id.
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+/// How the server behaves, independently of the world it serves. A zero in a cap or budget means
+/// "use the default".
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Share of requests (0.0..=1.0) answered with a random fault: 5xx, truncated JSON, an HTML
+    /// error page or a throttling error. Drawn from the scenario seed. Default 0.
+    pub fault_rate: f64,
+    /// Largest accepted `limit`; larger values are clamped. Default 50.
+    pub page_cap: usize,
+    /// Size of the first page of a nested `replies{…}` expansion. Default 5.
+    pub nested_replies_cap: usize,
+    /// Calls per account per rolling real-time hour that make 100 % in
+    /// `X-Business-Use-Case-Usage`. Default 4800.
+    pub hourly_call_budget: u32,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            fault_rate: 0.0,
+            page_cap: 50,
+            nested_replies_cap: 5,
+            hourly_call_budget: 4800,
+        }
+    }
+}
+
+impl SimOptions {
+    fn normalized(mut self) -> Self {
+        let defaults = SimOptions::default();
+        if self.page_cap == 0 {
+            self.page_cap = defaults.page_cap;
+        }
+        if self.nested_replies_cap == 0 {
+            self.nested_replies_cap = defaults.nested_replies_cap;
+        }
+        if self.hourly_call_budget == 0 {
+            self.hourly_call_budget = defaults.hourly_call_budget;
+        }
+        self.fault_rate = self.fault_rate.clamp(0.0, 1.0);
+        self
+    }
+}
+
+/// One comment or reply as the generator made it, for checking what a client found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruthComment {
+    pub id: String,
+    /// The creator account owning the media.
+    pub account_id: String,
+    pub media_id: String,
+    /// The top-level comment, for a reply.
+    pub parent_id: Option<String>,
+    pub username: String,
+    pub from_id: String,
+    pub text: String,
+    pub timestamp: DateTime<Utc>,
+    /// Written by the creator owning the media.
+    pub by_owner: bool,
+    /// Written by the sponsoring brand's account.
+    pub by_brand: bool,
+    /// What the generator meant the text to be.
+    pub intended: Label,
+    /// For a top-level comment: the time of the first creator reply in its thread, or of the first
+    /// creator top-level comment on the same media that `@mentions` its author and is not older
+    /// than it, whichever comes first, among those visible now. Always `None` for replies.
+    pub answered_by_owner_at: Option<DateTime<Utc>>,
+}
+
+/// A deterministic one-off fault for tests.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Every API call is refused with this throttling code (4, 17, 32, 613 or 80002) for
+    /// `duration` of real time from now.
+    Throttle {
+        code: u32,
+        duration: std::time::Duration,
+    },
+    /// The next `requests` requests get this HTTP status with a Meta transient-error body.
+    ServerError { status: u16, requests: u32 },
+    /// The next `requests` requests are answered as usual but with the body cut in half.
+    TruncatedBody { requests: u32 },
+    /// The next `requests` requests get a 502 with an HTML error page.
+    HtmlBody { requests: u32 },
+    /// The account's token is expired from now on (190/463).
+    ExpireToken { account_id: String },
+}
+
+/// Starts simulator servers.
+pub struct SimServer;
+
+impl SimServer {
+    /// Generates the scenario, binds `listen` and serves the API on a background task until
+    /// [`SimHandle::shutdown`].
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn start(
+        listen: SocketAddr,
+        params: ScenarioParams,
+        options: SimOptions,
+    ) -> std::io::Result<SimHandle> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        let origin = format!("http://{addr}");
+        let state = Arc::new(SimState::new(&params, options.normalized(), origin));
+        let shutdown = CancellationToken::new();
+        let app = instagram::router(Arc::clone(&state));
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::error!(error = %error, "simulator server stopped with an error");
+            }
+        });
+        tracing::info!(addr = %addr, seed = params.seed, "platform simulator listening");
+        Ok(SimHandle { state, shutdown })
+    }
+}
+
+/// A cheap handle on a running simulator.
+#[derive(Clone)]
+pub struct SimHandle {
+    state: Arc<SimState>,
+    shutdown: CancellationToken,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT/v23.0`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("{}/{API_VERSION}", self.state.origin)
+    }
+
+    /// The creator accounts, in scenario order.
+    pub fn accounts(&self) -> Vec<SimAccount> {
+        self.state.scenario.accounts.clone()
+    }
+
+    /// The sponsoring brand's account (`glowlab`). Its token reads only the brand node.
+    pub fn brand(&self) -> SimAccount {
+        self.state.scenario.brand.clone()
+    }
+
+    /// The simulated clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.clock.now()
+    }
+
+    /// Moves the simulated clock forward; negative durations are ignored.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.state.clock.advance(by);
+    }
+
+    /// Schedules a one-off fault.
+    pub fn inject(&self, fault: Fault) {
+        self.state.inject(fault);
+    }
+
+    /// Every comment and reply visible now (including hidden ones), all accounts, ordered by
+    /// account, media and time.
+    pub fn ground_truth(&self) -> Vec<TruthComment> {
+        self.state.scenario.ground_truth(self.state.clock.now())
+    }
+
+    /// API calls answered so far, whatever their status.
+    pub fn requests_served(&self) -> u64 {
+        self.state.requests_served()
+    }
+
+    /// Stops accepting connections and lets in-flight requests finish.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Body of `triage sim`: starts the server, prints the base URL and every account (creators and
+/// brand) with its token to stdout, then advances the simulated clock by `speed` simulated
+/// seconds per real second until ctrl-c or until the future is dropped.
+///
+/// # Errors
+/// The address cannot be bound, or the ctrl-c handler cannot be installed.
+pub async fn serve(
+    listen: SocketAddr,
+    params: ScenarioParams,
+    options: SimOptions,
+    speed: f64,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+
+    let handle = SimServer::start(listen, params, options)
+        .await
+        .with_context(|| format!("could not start the simulator on {listen}"))?;
+    let guard = ShutdownOnDrop(handle.clone());
+
+    println!("base_url {}", handle.base_url());
+    for account in handle.accounts() {
+        println!(
+            "account id={} username={} token={}",
+            account.id, account.username, account.token
+        );
+    }
+    let brand = handle.brand();
+    println!(
+        "brand id={} username={} token={}",
+        brand.id, brand.username, brand.token
+    );
+    println!("clock {}", handle.now().to_rfc3339());
+
+    let tick = std::time::Duration::from_millis(250);
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let step = chrono::Duration::milliseconds((speed.max(0.0) * 250.0).round() as i64);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            signal = &mut ctrl_c => {
+                signal.context("could not listen for ctrl-c")?;
+                tracing::info!("ctrl-c received, stopping the simulator");
+                break;
+            }
+            _ = interval.tick() => handle.advance(step),
+        }
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// Stops the server when `serve`'s future ends or is dropped.
+struct ShutdownOnDrop(SimHandle);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
