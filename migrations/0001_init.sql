@@ -46,6 +46,8 @@ CREATE TABLE comments (
     created_at         INTEGER NOT NULL,
     -- When a poll saw the text change.
     edited_at          INTEGER,
+    -- When a complete walk of the post no longer found it (kept for the audit trail).
+    deleted_at         INTEGER,
     first_seen_at      INTEGER NOT NULL,
     -- product_question | other_question | not_question, with the category of a product question.
     label              TEXT    NOT NULL,
@@ -80,5 +82,8 @@ CREATE TABLE poll_state (
     -- Cursor of the next page of an interrupted walk, and the newest created_at that walk has seen.
     walk_after  TEXT,
     walk_newest INTEGER,
+    -- The platform's comment count when the store last accounted for every comment it announced.
+    -- A different count means activity somewhere, possibly a reply deep in an old thread.
+    reconciled_count INTEGER,
     updated_at  INTEGER NOT NULL
 );

@@ -53,7 +53,7 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Simulated seconds per real second: comments keep arriving at this pace.
-        #[arg(long, default_value_t = 60.0)]
+        #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Share of requests that fail (5xx, truncated or HTML bodies, throttling), from the seed.
         #[arg(long, default_value_t = 0.0)]
@@ -133,18 +133,19 @@ impl Cli {
                 if !(0.0..=1.0).contains(&fault_rate) {
                     bail!("--fault-rate must be between 0 and 1");
                 }
+                // The same world as `triage demo --seed N`, its clock at the real time.
+                let (demo, warmup) = crate::demo::standalone_scenario(seed);
                 let params = ScenarioParams {
-                    seed,
                     accounts,
                     posts_per_account,
                     comments_per_post,
-                    ..ScenarioParams::default()
+                    ..demo
                 };
                 let options = SimOptions {
                     fault_rate,
                     ..SimOptions::default()
                 };
-                crate::sim::serve(listen, params, options, speed).await?;
+                crate::sim::serve(listen, params, options, warmup, speed).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Poll { once } => poll(&self.config, once).await,
@@ -286,9 +287,9 @@ pub async fn digest(settings: &Settings, recipient: &str, format: Format) -> any
         format!("no recipient named {recipient:?} (configured: {})", known.join(", "))
     })?;
     let store = Store::open(&settings.database).await?;
-    let scope = match &recipient.scope {
-        RecipientScope::Influencer { accounts } => QuestionScope::Accounts(accounts.clone()),
-        RecipientScope::Brand { campaign } => QuestionScope::Campaign(campaign.clone()),
+    let scope = match recipient.scope() {
+        RecipientScope::Influencer { accounts } => QuestionScope::Accounts(accounts),
+        RecipientScope::Brand { campaign } => QuestionScope::Campaign(campaign),
     };
     let questions = store.open_product_questions(&scope).await?;
     let totals = store.totals(&scope).await?;

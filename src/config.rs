@@ -223,23 +223,49 @@ fn contains_token(haystack: &str, token: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct RecipientSettings {
     pub name: String,
-    #[serde(flatten)]
-    pub scope: RecipientScope,
+    /// `influencer` (their `accounts`) or `brand` (one `campaign`, across every creator).
+    pub role: RecipientRole,
+    /// For an influencer: the account names whose posts the digest covers.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// For a brand: the campaign whose posts the digest covers.
+    #[serde(default)]
+    pub campaign: Option<String>,
     /// IANA time zone, e.g. `Europe/Madrid`. Default `UTC`.
     #[serde(default = "default_timezone")]
     pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientRole {
+    Influencer,
+    Brand,
 }
 
 fn default_timezone() -> chrono_tz::Tz {
     chrono_tz::UTC
 }
 
-/// An influencer sees their own accounts; a brand sees its campaign across every creator.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case", deny_unknown_fields)]
+/// What a recipient's digest covers, checked at load: an influencer sees their own accounts, a
+/// brand sees its campaign across every creator.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecipientScope {
     Influencer { accounts: Vec<String> },
     Brand { campaign: String },
+}
+
+impl RecipientSettings {
+    pub fn scope(&self) -> RecipientScope {
+        match (self.role, &self.campaign) {
+            (RecipientRole::Brand, Some(campaign)) => RecipientScope::Brand {
+                campaign: campaign.clone(),
+            },
+            _ => RecipientScope::Influencer {
+                accounts: self.accounts.clone(),
+            },
+        }
+    }
 }
 
 impl Settings {
@@ -358,9 +384,16 @@ impl Settings {
                     format!("duplicate recipient name {:?}", recipient.name),
                 ));
             }
-            match &recipient.scope {
-                RecipientScope::Influencer { accounts } => {
-                    for (j, account) in accounts.iter().enumerate() {
+            let key = |field: &str| format!("recipients[{i}].{field}");
+            match recipient.role {
+                RecipientRole::Influencer => {
+                    if recipient.campaign.is_some() {
+                        return Err((key("campaign"), "an influencer recipient lists `accounts`; `campaign` is for brands".into()));
+                    }
+                    if recipient.accounts.is_empty() {
+                        return Err((key("accounts"), "an influencer recipient needs at least one account".into()));
+                    }
+                    for (j, account) in recipient.accounts.iter().enumerate() {
                         if !names.contains(account.as_str()) {
                             return Err((
                                 format!("recipients[{i}].accounts[{j}]"),
@@ -369,14 +402,16 @@ impl Settings {
                         }
                     }
                 }
-                RecipientScope::Brand { campaign } => {
-                    if !campaigns.contains(campaign.as_str()) {
-                        return Err((
-                            format!("recipients[{i}].campaign"),
-                            format!("no campaign named {campaign:?}"),
-                        ));
+                RecipientRole::Brand => match &recipient.campaign {
+                    None => return Err((key("campaign"), "a brand recipient needs a campaign".into())),
+                    Some(campaign) if !campaigns.contains(campaign.as_str()) => {
+                        return Err((key("campaign"), format!("no campaign named {campaign:?}")));
                     }
-                }
+                    Some(_) if !recipient.accounts.is_empty() => {
+                        return Err((key("accounts"), "a brand recipient covers its campaign; `accounts` is for influencers".into()));
+                    }
+                    Some(_) => {}
+                },
             }
         }
         Ok(())

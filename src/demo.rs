@@ -178,6 +178,14 @@ pub fn demo_scenario(seed: u64) -> ScenarioParams {
     }
 }
 
+/// The demo's world for `triage sim`, and how far to move its clock so that it reads the real
+/// time when the server starts.
+pub fn standalone_scenario(seed: u64) -> (ScenarioParams, chrono::Duration) {
+    let params = demo_scenario(seed);
+    let clock = params.start + chrono::Duration::hours(crate::sim::INITIAL_CLOCK_OFFSET_HOURS);
+    (params, (Utc::now() - clock).max(chrono::Duration::zero()))
+}
+
 pub fn token_env(index: usize) -> String {
     format!("TRIAGE_DEMO_TOKEN_{}", index + 1)
 }

@@ -127,6 +127,27 @@ impl fmt::Display for CycleReport {
     }
 }
 
+/// How far a walk reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Down to the watermark minus the overlap window.
+    Incremental,
+    /// Every page.
+    Full,
+}
+
+/// What one walk of a post did.
+#[derive(Debug, Default)]
+struct Walk {
+    /// Top-level comment ids seen (their threads were read in full).
+    threads: Vec<String>,
+    /// For a full walk: every comment and reply id seen.
+    seen: HashSet<String>,
+    inserted: u64,
+    /// Reached its end (not interrupted by cancellation).
+    completed: bool,
+}
+
 /// A platform client of any supported platform.
 enum AnyClient {
     Instagram(InstagramClient),
@@ -291,9 +312,9 @@ impl Worker {
                 outcome.interrupted = true;
                 return Ok(outcome);
             }
-            let span = tracing::info_span!("walk_post", post = %media.external_id);
+            let span = tracing::info_span!("poll_post", post = %media.external_id);
             let walked = self
-                .walk_post(client, *post, &media.external_id, cancel, &mut outcome)
+                .sync_post(client, *post, media, cancel, &mut outcome)
                 .instrument(span)
                 .await;
             match walked {
@@ -354,23 +375,78 @@ impl Worker {
         Ok(posts)
     }
 
+    /// Brings one post up to date: an incremental walk down to the watermark, then, when the
+    /// platform's comment count moved by more than the walk found, a full walk — the only way to
+    /// see a reply added deep in an old thread, which does not move its thread to the top.
+    async fn sync_post<C: PlatformClient>(
+        &self,
+        client: &C,
+        post: PostKey,
+        media: &Media,
+        cancel: &CancellationToken,
+        outcome: &mut AccountPollOutcome,
+    ) -> Result<Vec<String>, PollError> {
+        let state = self.store.walk_state(post).await?;
+        let incremental = self
+            .walk_post(client, post, &media.external_id, &state, Depth::Incremental, cancel, outcome)
+            .await?;
+        let Some(count) = media.comments_count else {
+            return Ok(incremental.threads);
+        };
+        if !incremental.completed || state.reconciled_count == Some(count) {
+            return Ok(incremental.threads);
+        }
+        let announced = count as i64 - state.reconciled_count.map_or(0, |c| c as i64);
+        if incremental.inserted as i64 == announced {
+            self.store.set_reconciled_count(post, count).await?;
+            return Ok(incremental.threads);
+        }
+        tracing::info!(
+            announced,
+            found = incremental.inserted,
+            "the comment count moved differently from the new comments found; re-reading every thread"
+        );
+        let state = self.store.walk_state(post).await?;
+        let full = self
+            .walk_post(client, post, &media.external_id, &state, Depth::Full, cancel, outcome)
+            .await?;
+        if full.completed {
+            let deleted = self
+                .store
+                .mark_missing_deleted(post, &full.seen, Utc::now())
+                .await?;
+            if deleted > 0 {
+                tracing::info!(deleted, "comments no longer on the platform marked deleted");
+            }
+            self.store.set_reconciled_count(post, count).await?;
+        }
+        let mut threads = incremental.threads;
+        threads.extend(full.threads);
+        Ok(threads)
+    }
+
     /// Walks one post's comments from the newest (or from an interrupted walk's cursor) down to
-    /// the stored watermark minus the overlap window. Returns the top-level comment ids it saw.
+    /// the stored watermark minus the overlap window, or to the end for a full walk.
+    #[allow(clippy::too_many_arguments)]
     async fn walk_post<C: PlatformClient>(
         &self,
         client: &C,
         post: PostKey,
         post_id: &str,
+        state: &crate::store::WalkState,
+        depth: Depth,
         cancel: &CancellationToken,
         outcome: &mut AccountPollOutcome,
-    ) -> Result<Vec<String>, PollError> {
-        let state = self.store.walk_state(post).await?;
-        let floor = state.watermark.map(|w| w - self.settings.worker.overlap());
+    ) -> Result<Walk, PollError> {
+        let floor = match depth {
+            Depth::Incremental => state.watermark.map(|w| w - self.settings.worker.overlap()),
+            Depth::Full => None,
+        };
         let mut after = state.resume_after.clone();
         let mut walk_newest = state.walk_newest;
         let mut seen_cursors: HashSet<String> = after.iter().cloned().collect();
         let mut restarted = false;
-        let mut threads = Vec::new();
+        let mut walk = Walk::default();
         loop {
             let page = match client.list_comments(post_id, after.as_deref()).await {
                 Err(PlatformError::InvalidRequest { message }) if after.is_some() && !restarted => {
@@ -383,7 +459,12 @@ impl Worker {
             };
             let top_level: Vec<&Comment> =
                 page.items.iter().filter(|c| c.parent_id.is_none()).collect();
-            threads.extend(top_level.iter().map(|c| c.external_id.clone()));
+            walk.threads
+                .extend(top_level.iter().map(|c| c.external_id.clone()));
+            if depth == Depth::Full {
+                walk.seen
+                    .extend(page.items.iter().map(|c| c.external_id.clone()));
+            }
             let page_newest = top_level.iter().map(|c| c.created_at).max();
             walk_newest = walk_newest.max(page_newest);
             let reached_known = floor.is_some_and(|floor| {
@@ -419,13 +500,17 @@ impl Worker {
                 "page stored"
             );
             outcome.add_page(fetched, written);
+            walk.inserted += written.inserted;
             match next {
-                None => return Ok(threads),
+                None => {
+                    walk.completed = true;
+                    return Ok(walk);
+                }
                 Some(next) => after = Some(next),
             }
             if cancel.is_cancelled() {
                 outcome.interrupted = true;
-                return Ok(threads);
+                return Ok(walk);
             }
         }
     }

@@ -550,6 +550,7 @@ async fn serve_runs_until_dropped() {
         "127.0.0.1:0".parse().unwrap(),
         ScenarioParams::default(),
         SimOptions::default(),
+        chrono::Duration::hours(1),
         3600.0,
     );
     let outcome = tokio::time::timeout(Duration::from_millis(600), run).await;

@@ -275,9 +275,10 @@ impl SimHandle {
     }
 }
 
-/// Body of `triage sim`: starts the server, prints the base URL and every account (creators and
-/// brand) with its token to stdout, then advances the simulated clock by `speed` simulated
-/// seconds per real second until ctrl-c or until the future is dropped.
+/// Body of `triage sim`: starts the server, moves the clock `warmup` ahead (so the world already
+/// has a history), prints the base URL and every account (creators and brand) with its token to
+/// stdout, then advances the simulated clock by `speed` simulated seconds per real second until
+/// ctrl-c or until the future is dropped.
 ///
 /// # Errors
 /// The address cannot be bound, or the ctrl-c handler cannot be installed.
@@ -285,6 +286,7 @@ pub async fn serve(
     listen: SocketAddr,
     params: ScenarioParams,
     options: SimOptions,
+    warmup: chrono::Duration,
     speed: f64,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -293,6 +295,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("could not start the simulator on {listen}"))?;
     let guard = ShutdownOnDrop(handle.clone());
+    handle.advance(warmup);
 
     println!("base_url {}", handle.base_url());
     for account in handle.accounts() {

@@ -54,7 +54,7 @@ impl Store {
         account: AccountKey,
         posts: &[(Media, Vec<String>)],
     ) -> Result<Vec<PostKey>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut keys = Vec::with_capacity(posts.len());
         for (media, campaigns) in posts {
             sqlx::query(

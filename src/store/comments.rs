@@ -1,6 +1,6 @@
 //! Comments, the walk state of each post, and the derivation of "answered".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +26,8 @@ pub struct WalkState {
     pub resume_after: Option<String>,
     /// Newest comment time the interrupted walk has seen so far.
     pub walk_newest: Option<DateTime<Utc>>,
+    /// The platform's comment count when every comment it announced was last accounted for.
+    pub reconciled_count: Option<u64>,
 }
 
 /// What a stored page does to the walk state of its post.
@@ -79,7 +81,8 @@ impl Store {
     /// A database error.
     pub async fn walk_state(&self, post: PostKey) -> Result<WalkState, StoreError> {
         let row = sqlx::query(
-            "SELECT watermark, walk_after, walk_newest FROM poll_state WHERE post_id = ?",
+            "SELECT watermark, walk_after, walk_newest, reconciled_count FROM poll_state
+             WHERE post_id = ?",
         )
         .bind(post.0)
         .fetch_optional(&self.pool)
@@ -92,6 +95,7 @@ impl Store {
             watermark: time(row.try_get(0)?)?,
             resume_after: row.try_get(1)?,
             walk_newest: time(row.try_get(2)?)?,
+            reconciled_count: row.try_get::<Option<i64>, _>(3)?.map(|c| c.max(0) as u64),
         })
     }
 
@@ -110,7 +114,7 @@ impl Store {
         progress: &WalkProgress,
         seen_at: DateTime<Utc>,
     ) -> Result<PageWriteOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut outcome = PageWriteOutcome::default();
 
         let known = known_comments(&mut tx, post, comments).await?;
@@ -119,7 +123,7 @@ impl Store {
             let c = &item.comment;
             match known.get(c.external_id.as_str()) {
                 None => fresh.push(item),
-                Some((text, hidden)) if *text != c.text || *hidden != c.hidden => {
+                Some(known) if known.text != c.text || known.hidden != c.hidden || known.deleted => {
                     update_comment(&mut tx, post, item, seen_at).await?;
                     outcome.updated += 1;
                 }
@@ -147,6 +151,61 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Records that the store accounts for every comment the platform announced when its count
+    /// was `count`. Only a hint for when to re-read old threads: losing it costs a re-read.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn set_reconciled_count(&self, post: PostKey, count: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE poll_state SET reconciled_count = ?
+             WHERE post_id = ? AND reconciled_count IS NOT ?",
+        )
+        .bind(count as i64)
+        .bind(post.0)
+        .bind(count as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks as deleted the post's comments that a complete walk (`seen`: every comment and reply
+    /// it read) no longer found. They stay stored for the audit trail and leave digests.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn mark_missing_deleted(
+        &self,
+        post: PostKey,
+        seen: &HashSet<String>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let stored: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, external_id FROM comments WHERE post_id = ? AND deleted_at IS NULL",
+        )
+        .bind(post.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let gone: Vec<i64> = stored
+            .into_iter()
+            .filter(|(_, id)| !seen.contains(id))
+            .map(|(row, _)| row)
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        for row in &gone {
+            sqlx::query("UPDATE comments SET deleted_at = ? WHERE id = ?")
+                .bind(to_unix(at))
+                .bind(row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(gone.len() as u64)
+    }
+
     /// Open (unanswered) questions of an account's posts created since `since`, as
     /// `(post, post's platform id, comment's platform id)`: their threads are re-read every poll so
     /// an owner reply written anywhere is noticed.
@@ -163,7 +222,8 @@ impl Store {
             let ids: Vec<String> = sqlx::query_scalar(
                 "SELECT external_id FROM comments
                  WHERE post_id = ? AND parent_external_id IS NULL AND answered_at IS NULL
-                   AND author_role = 'audience' AND label <> 'not_question' AND created_at >= ?
+                   AND deleted_at IS NULL AND author_role = 'audience'
+                   AND label <> 'not_question' AND created_at >= ?
                  ORDER BY created_at",
             )
             .bind(post.0)
@@ -176,15 +236,22 @@ impl Store {
     }
 }
 
+/// What the store has of a comment, to decide whether a fresh copy changes anything.
+struct KnownComment {
+    text: String,
+    hidden: bool,
+    deleted: bool,
+}
+
 async fn known_comments(
     tx: &mut Transaction<'_, Sqlite>,
     post: PostKey,
     comments: &[ClassifiedComment],
-) -> Result<HashMap<String, (String, bool)>, StoreError> {
+) -> Result<HashMap<String, KnownComment>, StoreError> {
     let mut known = HashMap::new();
     for chunk in comments.chunks(ROWS_PER_INSERT) {
         let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT external_id, text, hidden FROM comments WHERE post_id = ",
+            "SELECT external_id, text, hidden, deleted_at IS NOT NULL FROM comments WHERE post_id = ",
         );
         query.push_bind(post.0).push(" AND external_id IN (");
         let mut ids = query.separated(", ");
@@ -195,7 +262,11 @@ async fn known_comments(
         for row in query.build().fetch_all(&mut **tx).await? {
             known.insert(
                 row.try_get::<String, _>(0)?,
-                (row.try_get::<String, _>(1)?, row.try_get::<bool, _>(2)?),
+                KnownComment {
+                    text: row.try_get(1)?,
+                    hidden: row.try_get(2)?,
+                    deleted: row.try_get(3)?,
+                },
             );
         }
     }
@@ -248,7 +319,8 @@ async fn update_comment(
     sqlx::query(
         "UPDATE comments
          SET edited_at = CASE WHEN text <> ? THEN ? ELSE edited_at END,
-             text = ?, hidden = ?, label = ?, category = ?, rule = ?, overruled_rule = ?
+             text = ?, hidden = ?, label = ?, category = ?, rule = ?, overruled_rule = ?,
+             deleted_at = NULL
          WHERE post_id = ? AND external_id = ?",
     )
     .bind(&c.text)

@@ -87,6 +87,14 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// Starts a write transaction that takes the write lock up front (`BEGIN IMMEDIATE`). A
+    /// deferred transaction that reads first and writes later fails at once with "database is
+    /// locked" when another connection wrote in between (WAL snapshot upgrade); an immediate one
+    /// waits for the lock under the busy timeout instead.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;

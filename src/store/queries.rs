@@ -80,7 +80,8 @@ impl Store {
              JOIN posts p ON p.id = c.post_id
              JOIN accounts a ON a.id = p.account_id
              WHERE c.label = 'product_question' AND c.answered_at IS NULL
-               AND c.parent_external_id IS NULL AND c.author_role = 'audience' AND c.hidden = 0",
+               AND c.parent_external_id IS NULL AND c.author_role = 'audience' AND c.hidden = 0
+               AND c.deleted_at IS NULL",
         );
         push_scope(&mut query, scope);
         query.push(" ORDER BY p.created_at, p.id, c.created_at, c.id");
@@ -114,7 +115,8 @@ impl Store {
             .collect()
     }
 
-    /// Counts of comments and top-level audience questions in the scope.
+    /// Counts of the comments still on the platform and of top-level audience questions in the
+    /// scope.
     ///
     /// # Errors
     /// A database error.
@@ -129,7 +131,7 @@ impl Store {
                     SUM(CASE WHEN asked AND c.label = 'product_question'
                              AND c.answered_at IS NULL AND c.hidden = 0 THEN 1 ELSE 0 END)
              FROM (SELECT *, (parent_external_id IS NULL AND author_role = 'audience') AS asked
-                   FROM comments) c
+                   FROM comments WHERE deleted_at IS NULL) c
              JOIN posts p ON p.id = c.post_id
              JOIN accounts a ON a.id = p.account_id
              WHERE 1 = 1",
@@ -163,6 +165,7 @@ pub struct StoredComment {
     pub rule: String,
     pub answered_at: Option<DateTime<Utc>>,
     pub answered_role: Option<String>,
+    pub deleted: bool,
 }
 
 impl Store {
@@ -174,7 +177,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT p.external_id, c.external_id, c.parent_external_id, c.author_handle,
                     c.author_role, c.text, c.created_at, c.label, c.category, c.rule,
-                    c.answered_at, c.answered_role
+                    c.answered_at, c.answered_role, c.deleted_at IS NOT NULL
              FROM comments c JOIN posts p ON p.id = c.post_id
              ORDER BY p.id, c.created_at, c.id",
         )
@@ -203,6 +206,7 @@ impl Store {
                     rule: row.try_get(9)?,
                     answered_at: answered_at.map(|t| from_unix("comments", t)).transpose()?,
                     answered_role: row.try_get(11)?,
+                    deleted: row.try_get(12)?,
                 })
             })
             .collect()

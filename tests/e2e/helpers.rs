@@ -97,6 +97,7 @@ impl TestApp {
 /// Asserts the store holds exactly the simulator's comments (no loss, no duplicate), with their
 /// text byte for byte.
 pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
+    let stored: Vec<&StoredComment> = stored.iter().filter(|c| !c.deleted).collect();
     let stored_ids: Vec<&str> = stored.iter().map(|c| c.external_id.as_str()).collect();
     let unique: HashSet<&str> = stored_ids.iter().copied().collect();
     assert_eq!(unique.len(), stored_ids.len(), "duplicated comments in the store");
@@ -110,7 +111,7 @@ pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
         truth_ids.len()
     );
     let texts: HashMap<&str, &str> = truth.iter().map(|c| (c.id.as_str(), c.text.as_str())).collect();
-    for c in stored {
+    for c in &stored {
         assert_eq!(c.text, texts[c.external_id.as_str()], "text of {} changed in storage", c.external_id);
     }
 }
