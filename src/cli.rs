@@ -26,7 +26,12 @@ use crate::worker::Worker;
 #[command(name = "triage", version, about)]
 pub struct Cli {
     /// The TOML config file.
-    #[arg(long, global = true, env = "TRIAGE_CONFIG", default_value = "triage.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "TRIAGE_CONFIG",
+        default_value = "triage.toml"
+    )]
     config: PathBuf,
     /// More log output (-v: debug, -vv: trace). `RUST_LOG` overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -281,10 +286,21 @@ async fn stop_on_signal(cancel: CancellationToken) {
 ///
 /// # Errors
 /// Unknown recipient, or the database cannot be read.
-pub async fn digest(settings: &Settings, recipient: &str, format: Format) -> anyhow::Result<String> {
+pub async fn digest(
+    settings: &Settings,
+    recipient: &str,
+    format: Format,
+) -> anyhow::Result<String> {
     let recipient = settings.recipient(recipient).with_context(|| {
-        let known: Vec<&str> = settings.recipients.iter().map(|r| r.name.as_str()).collect();
-        format!("no recipient named {recipient:?} (configured: {})", known.join(", "))
+        let known: Vec<&str> = settings
+            .recipients
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        format!(
+            "no recipient named {recipient:?} (configured: {})",
+            known.join(", ")
+        )
     })?;
     let store = Store::open(&settings.database).await?;
     let scope = match recipient.scope() {
@@ -331,7 +347,11 @@ fn classify(
         std::io::stderr().lock(),
     )?;
     if stats.bad > 0 {
-        eprintln!("{} of {} lines could not be read", stats.bad, stats.bad + stats.good);
+        eprintln!(
+            "{} of {} lines could not be read",
+            stats.bad,
+            stats.bad + stats.good
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -182,17 +182,19 @@ impl CampaignSettings {
         if !self.accounts.iter().any(|a| a == account) {
             return false;
         }
-        if let Some(starts) = self.starts {
-            if media.created_at < day_start(starts) {
-                return false;
-            }
+        if self
+            .starts
+            .is_some_and(|starts| media.created_at < day_start(starts))
+        {
+            return false;
         }
-        if let Some(ends) = self.ends {
-            if media.created_at >= day_start(ends) + chrono::Duration::days(1) {
-                return false;
-            }
+        if self
+            .ends
+            .is_some_and(|ends| media.created_at >= day_start(ends) + chrono::Duration::days(1))
+        {
+            return false;
         }
-        if self.post_ids.iter().any(|id| *id == media.external_id) {
+        if self.post_ids.contains(&media.external_id) {
             return true;
         }
         if self.post_ids.is_empty() && self.hashtags.is_empty() && self.mentions.is_empty() {
@@ -314,7 +316,9 @@ impl Settings {
             };
             invalid(key, inner.message().to_owned())
         })?;
-        settings.check().map_err(|(key, message)| invalid(key, message))?;
+        settings
+            .check()
+            .map_err(|(key, message)| invalid(key, message))?;
         Ok(settings)
     }
 
@@ -324,7 +328,10 @@ impl Settings {
         for (i, account) in self.accounts.iter().enumerate() {
             let key = |field: &str| format!("accounts[{i}].{field}");
             if !names.insert(account.name.as_str()) {
-                return Err((key("name"), format!("duplicate account name {:?}", account.name)));
+                return Err((
+                    key("name"),
+                    format!("duplicate account name {:?}", account.name),
+                ));
             }
             for (field, value) in [
                 ("name", &account.name),
@@ -347,7 +354,10 @@ impl Settings {
                     format!("{:?} is not an http(s) URL", account.api_base_url),
                 ));
             }
-            if account.token_env.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if account
+                .token_env
+                .contains(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            {
                 return Err((
                     key("token_env"),
                     "must be the NAME of an environment variable (letters, digits, _), never the token itself".into(),
@@ -370,10 +380,10 @@ impl Settings {
                     ));
                 }
             }
-            if let (Some(starts), Some(ends)) = (campaign.starts, campaign.ends) {
-                if ends < starts {
-                    return Err((format!("campaigns[{i}].ends"), "is before starts".into()));
-                }
+            if let (Some(starts), Some(ends)) = (campaign.starts, campaign.ends)
+                && ends < starts
+            {
+                return Err((format!("campaigns[{i}].ends"), "is before starts".into()));
             }
         }
         let mut recipients = HashSet::new();
@@ -388,10 +398,17 @@ impl Settings {
             match recipient.role {
                 RecipientRole::Influencer => {
                     if recipient.campaign.is_some() {
-                        return Err((key("campaign"), "an influencer recipient lists `accounts`; `campaign` is for brands".into()));
+                        return Err((
+                            key("campaign"),
+                            "an influencer recipient lists `accounts`; `campaign` is for brands"
+                                .into(),
+                        ));
                     }
                     if recipient.accounts.is_empty() {
-                        return Err((key("accounts"), "an influencer recipient needs at least one account".into()));
+                        return Err((
+                            key("accounts"),
+                            "an influencer recipient needs at least one account".into(),
+                        ));
                     }
                     for (j, account) in recipient.accounts.iter().enumerate() {
                         if !names.contains(account.as_str()) {
@@ -403,12 +420,18 @@ impl Settings {
                     }
                 }
                 RecipientRole::Brand => match &recipient.campaign {
-                    None => return Err((key("campaign"), "a brand recipient needs a campaign".into())),
+                    None => {
+                        return Err((key("campaign"), "a brand recipient needs a campaign".into()));
+                    }
                     Some(campaign) if !campaigns.contains(campaign.as_str()) => {
                         return Err((key("campaign"), format!("no campaign named {campaign:?}")));
                     }
                     Some(_) if !recipient.accounts.is_empty() => {
-                        return Err((key("accounts"), "a brand recipient covers its campaign; `accounts` is for influencers".into()));
+                        return Err((
+                            key("accounts"),
+                            "a brand recipient covers its campaign; `accounts` is for influencers"
+                                .into(),
+                        ));
                     }
                     Some(_) => {}
                 },
@@ -449,7 +472,9 @@ impl Settings {
 }
 
 fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> usize {
-    span.map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1))
+    span.map_or(0, |s| {
+        text[..s.start.min(text.len())].lines().count().max(1)
+    })
 }
 
 /// Reads an account's token from the environment variable the config names.
@@ -512,7 +537,10 @@ token_env = "TOKEN_JESS"
             "{ACCOUNT}\n[[campaigns]]\nname = \"c\"\nbrand = \"B\"\naccounts = [\"jess\", \"ghost\"]\n"
         );
         let err = parse(&text).unwrap_err();
-        assert_eq!(err, "t.toml: campaigns[0].accounts[1]: no account named \"ghost\"");
+        assert_eq!(
+            err,
+            "t.toml: campaigns[0].accounts[1]: no account named \"ghost\""
+        );
     }
 
     #[test]

@@ -85,8 +85,8 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
     );
 
     let config = demo_config(&sim, &sim.base_url(), "triage.db");
-    let mut settings = Settings::parse(&config, &dir.join("triage.toml"))
-        .context("the demo config is invalid")?;
+    let mut settings =
+        Settings::parse(&config, &dir.join("triage.toml")).context("the demo config is invalid")?;
     settings.database = database.clone();
     let settings = Arc::new(settings);
     let store = Store::open(&database).await?;
@@ -98,7 +98,10 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
         .map(|(i, a)| (token_env(i), a.token))
         .collect();
     let worker = Worker::new(settings.clone(), store.clone(), classifier, |name| {
-        tokens.iter().find(|(env, _)| env == name).map(|(_, t)| t.clone())
+        tokens
+            .iter()
+            .find(|(env, _)| env == name)
+            .map(|(_, t)| t.clone())
     });
     let cancel = CancellationToken::new();
 

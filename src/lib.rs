@@ -15,13 +15,13 @@
 //! access; `config` loads the TOML settings; `cli` dispatches the `triage` subcommands.
 
 pub mod classify;
-pub mod domain;
-pub mod sim;
-pub mod config;
-pub mod platforms;
-pub mod store;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod digest;
+pub mod domain;
+pub mod platforms;
+pub mod sim;
+pub mod store;
 pub mod telemetry;
 pub mod worker;

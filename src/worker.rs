@@ -118,7 +118,11 @@ impl fmt::Display for CycleReport {
                     o.inserted,
                     o.updated,
                     o.answered,
-                    if o.interrupted { " (interrupted, will resume)" } else { "" }
+                    if o.interrupted {
+                        " (interrupted, will resume)"
+                    } else {
+                        ""
+                    }
                 )?,
                 Err(e) => writeln!(f, "{name}: FAILED — {e}")?,
             }
@@ -388,7 +392,15 @@ impl Worker {
     ) -> Result<Vec<String>, PollError> {
         let state = self.store.walk_state(post).await?;
         let incremental = self
-            .walk_post(client, post, &media.external_id, &state, Depth::Incremental, cancel, outcome)
+            .walk_post(
+                client,
+                post,
+                &media.external_id,
+                &state,
+                Depth::Incremental,
+                cancel,
+                outcome,
+            )
             .await?;
         let Some(count) = media.comments_count else {
             return Ok(incremental.threads);
@@ -408,7 +420,15 @@ impl Worker {
         );
         let state = self.store.walk_state(post).await?;
         let full = self
-            .walk_post(client, post, &media.external_id, &state, Depth::Full, cancel, outcome)
+            .walk_post(
+                client,
+                post,
+                &media.external_id,
+                &state,
+                Depth::Full,
+                cancel,
+                outcome,
+            )
             .await?;
         if full.completed {
             let deleted = self
@@ -457,8 +477,11 @@ impl Worker {
                 }
                 other => other?,
             };
-            let top_level: Vec<&Comment> =
-                page.items.iter().filter(|c| c.parent_id.is_none()).collect();
+            let top_level: Vec<&Comment> = page
+                .items
+                .iter()
+                .filter(|c| c.parent_id.is_none())
+                .collect();
             walk.threads
                 .extend(top_level.iter().map(|c| c.external_id.clone()));
             if depth == Depth::Full {

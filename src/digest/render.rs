@@ -84,7 +84,12 @@ fn render_text(digest: &Digest) -> String {
                 shorten(&clean_line(&q.text), EXCERPT_GRAPHEMES)
             );
             if let Some(link) = &q.link {
-                let _ = writeln!(out, "    {}   (rule {})", clean_line(link), clean_line(&q.rule));
+                let _ = writeln!(
+                    out,
+                    "    {}   (rule {})",
+                    clean_line(link),
+                    clean_line(&q.rule)
+                );
             }
         }
     }
@@ -93,7 +98,11 @@ fn render_text(digest: &Digest) -> String {
 
 fn render_markdown(digest: &Digest) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "## {}\n", md_escape(&clean_line(&generated_line(digest))));
+    let _ = writeln!(
+        out,
+        "## {}\n",
+        md_escape(&clean_line(&generated_line(digest)))
+    );
     let _ = writeln!(out, "**{}**", summary(digest));
     for post in &digest.posts {
         let caption = md_escape(&shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES));
@@ -252,7 +261,21 @@ fn md_escape(text: &str) -> String {
     for c in text.chars() {
         if matches!(
             c,
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '|' | '!' | '~'
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '<'
+                | '>'
+                | '#'
+                | '|'
+                | '!'
+                | '~'
         ) {
             out.push('\\');
         }
@@ -263,7 +286,9 @@ fn md_escape(text: &str) -> String {
 
 /// Links go inside `<…>`, where only `<`, `>` and spaces could break out.
 fn url_for_markdown(url: &str) -> String {
-    url.replace('<', "%3C").replace('>', "%3E").replace(' ', "%20")
+    url.replace('<', "%3C")
+        .replace('>', "%3E")
+        .replace(' ', "%20")
 }
 
 #[cfg(test)]

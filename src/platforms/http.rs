@@ -113,8 +113,13 @@ impl ApiClient {
                     Interpretation::Success { pace } => match serde_json::from_slice::<T>(&body) {
                         Ok(value) => {
                             if let Some(pace) = pace {
-                                tracing::info!(what, pace_ms = pace.as_millis() as u64, "usage is high, slowing down");
-                                self.pause_for(pace.min(self.policy.max_throttle_wait)).await;
+                                tracing::info!(
+                                    what,
+                                    pace_ms = pace.as_millis() as u64,
+                                    "usage is high, slowing down"
+                                );
+                                self.pause_for(pace.min(self.policy.max_throttle_wait))
+                                    .await;
                             }
                             return Ok(value);
                         }
@@ -223,8 +228,13 @@ mod tests {
         };
         for failures in 1..20 {
             let d = backoff(&policy, failures);
-            let full = Duration::from_millis(100 * (1 << (failures - 1).min(16))).min(Duration::from_millis(1000));
-            assert!(d >= full / 2 && d <= full, "{failures}: {d:?} not in [{:?}, {full:?}]", full / 2);
+            let full = Duration::from_millis(100 * (1 << (failures - 1).min(16)))
+                .min(Duration::from_millis(1000));
+            assert!(
+                d >= full / 2 && d <= full,
+                "{failures}: {d:?} not in [{:?}, {full:?}]",
+                full / 2
+            );
         }
     }
 }

@@ -110,7 +110,11 @@ impl InstagramClient {
                 .get(
                     "replies",
                     &format!("{comment_id}/replies"),
-                    &[("fields", COMMENT_FIELDS), ("limit", &limit), ("after", &after)],
+                    &[
+                        ("fields", COMMENT_FIELDS),
+                        ("limit", &limit),
+                        ("after", &after),
+                    ],
                 )
                 .await?;
             let next = page.next_cursor();
@@ -132,7 +136,9 @@ impl InstagramClient {
             let mut replies = thread.replies.take().unwrap_or_default();
             if let Some(after) = replies.next_cursor() {
                 let id = thread.id.clone().unwrap_or_default();
-                replies.data.extend(self.remaining_replies(&id, after).await?);
+                replies
+                    .data
+                    .extend(self.remaining_replies(&id, after).await?);
             }
             let parent = thread.id.clone();
             out.push(self.to_comment(thread, None)?);
@@ -148,7 +154,9 @@ impl InstagramClient {
         wire: WireComment,
         parent: Option<String>,
     ) -> Result<Comment, PlatformError> {
-        let id = wire.id.ok_or_else(|| malformed("a comment without an id"))?;
+        let id = wire
+            .id
+            .ok_or_else(|| malformed("a comment without an id"))?;
         let created_at = parse_time(wire.timestamp.as_deref())
             .ok_or_else(|| malformed(&format!("comment {id} has no valid timestamp")))?;
         let (from_id, from_username) = match wire.from {
@@ -183,7 +191,8 @@ impl PlatformClient for InstagramClient {
             .data
             .into_iter()
             .map(|m| {
-                let id = m.id.ok_or_else(|| malformed("a media object without an id"))?;
+                let id =
+                    m.id.ok_or_else(|| malformed("a media object without an id"))?;
                 Ok(Media {
                     created_at: parse_time(m.timestamp.as_deref())
                         .ok_or_else(|| malformed(&format!("media {id} has no valid timestamp")))?,
@@ -343,10 +352,9 @@ mod tests {
 
     #[test]
     fn the_last_page_has_no_next_cursor_even_with_cursors() {
-        let list: WireList<WireComment> = serde_json::from_str(
-            r#"{"data":[],"paging":{"cursors":{"before":"a","after":"b"}}}"#,
-        )
-        .unwrap();
+        let list: WireList<WireComment> =
+            serde_json::from_str(r#"{"data":[],"paging":{"cursors":{"before":"a","after":"b"}}}"#)
+                .unwrap();
         assert_eq!(list.next_cursor(), None);
     }
 
@@ -358,8 +366,14 @@ mod tests {
             brand_handles: vec!["glowlab".into()],
         };
         assert_eq!(identity.role_of(Some("1784"), "x"), AuthorRole::Owner);
-        assert_eq!(identity.role_of(Some("999"), "glowwithjess"), AuthorRole::Owner);
+        assert_eq!(
+            identity.role_of(Some("999"), "glowwithjess"),
+            AuthorRole::Owner
+        );
         assert_eq!(identity.role_of(None, "GlowLab"), AuthorRole::Brand);
-        assert_eq!(identity.role_of(Some("5"), "maple.mia"), AuthorRole::Audience);
+        assert_eq!(
+            identity.role_of(Some("5"), "maple.mia"),
+            AuthorRole::Audience
+        );
     }
 }

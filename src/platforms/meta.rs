@@ -93,7 +93,9 @@ pub fn interpret(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Interp
         if status.is_success() {
             let pace = match usage.percent() {
                 p if p >= STOP_PERCENT => Some(throttle_wait(&usage)),
-                p if p >= SLOW_DOWN_PERCENT => Some(Duration::from_secs(u64::from(p - SLOW_DOWN_PERCENT) + 1)),
+                p if p >= SLOW_DOWN_PERCENT => {
+                    Some(Duration::from_secs(u64::from(p - SLOW_DOWN_PERCENT) + 1))
+                }
                 _ => None,
             };
             return Interpretation::Success { pace };
@@ -154,7 +156,9 @@ mod tests {
 
     #[test]
     fn throttling_codes_wait_the_regain_estimate() {
-        let h = headers(r#"{"178":[{"type":"instagram","call_count":100,"total_cputime":3,"total_time":4,"estimated_time_to_regain_access":7}]}"#);
+        let h = headers(
+            r#"{"178":[{"type":"instagram","call_count":100,"total_cputime":3,"total_time":4,"estimated_time_to_regain_access":7}]}"#,
+        );
         let body = br#"{"error":{"message":"Application request limit reached","type":"OAuthException","code":4,"fbtrace_id":"x"}}"#;
         match interpret(StatusCode::BAD_REQUEST, &h, body) {
             Interpretation::Throttled { wait, .. } => assert_eq!(wait, Duration::from_secs(7 * 60)),
@@ -167,14 +171,22 @@ mod tests {
         let body = br#"{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463}}"#;
         assert!(matches!(
             interpret(StatusCode::BAD_REQUEST, &HeaderMap::new(), body),
-            Interpretation::Fail(PlatformError::TokenRejected { code: 190, subcode: Some(463), .. })
+            Interpretation::Fail(PlatformError::TokenRejected {
+                code: 190,
+                subcode: Some(463),
+                ..
+            })
         ));
     }
 
     #[test]
     fn html_502_is_retried_and_high_usage_paces() {
         assert!(matches!(
-            interpret(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>Bad Gateway</html>"),
+            interpret(
+                StatusCode::BAD_GATEWAY,
+                &HeaderMap::new(),
+                b"<html>Bad Gateway</html>"
+            ),
             Interpretation::Retry { .. }
         ));
         let h = headers(r#"{"1":[{"call_count":85}]}"#);
@@ -186,7 +198,8 @@ mod tests {
 
     #[test]
     fn deleted_objects_are_not_found() {
-        let body = br#"{"error":{"message":"Unsupported get request.","code":100,"error_subcode":33}}"#;
+        let body =
+            br#"{"error":{"message":"Unsupported get request.","code":100,"error_subcode":33}}"#;
         assert!(matches!(
             interpret(StatusCode::BAD_REQUEST, &HeaderMap::new(), body),
             Interpretation::Fail(PlatformError::NotFound { .. })

@@ -123,7 +123,9 @@ impl Store {
             let c = &item.comment;
             match known.get(c.external_id.as_str()) {
                 None => fresh.push(item),
-                Some(known) if known.text != c.text || known.hidden != c.hidden || known.deleted => {
+                Some(known)
+                    if known.text != c.text || known.hidden != c.hidden || known.deleted =>
+                {
                     update_comment(&mut tx, post, item, seen_at).await?;
                     outcome.updated += 1;
                 }

@@ -21,8 +21,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
 pub use queries::{OpenQuestion, QuestionScope, StoredComment, Totals};

@@ -26,7 +26,12 @@ fn a_broken_config_fails_with_one_line_naming_file_and_key() {
         "[[accounts]]\nname = \"a\"\nplatform = \"myspace\"\naccount_id = \"1\"\nowner_handle = \"a\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"T\"\n",
     )
     .unwrap();
-    let out = triage().arg("--config").arg(&path).args(["poll", "--once"]).output().unwrap();
+    let out = triage()
+        .arg("--config")
+        .arg(&path)
+        .args(["poll", "--once"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -37,9 +42,17 @@ fn a_broken_config_fails_with_one_line_naming_file_and_key() {
 #[test]
 fn the_demo_keeps_data_that_the_digest_command_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let out = triage().args(["demo", "--keep"]).arg(dir.path()).output().unwrap();
+    let out = triage()
+        .args(["demo", "--keep"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("summary: "), "{stdout}");
     assert!(stdout.contains("open product question"), "{stdout}");
 
@@ -51,7 +64,11 @@ fn the_demo_keeps_data_that_the_digest_command_reads() {
         .output()
         .unwrap();
     let html = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("open product question"));
     assert!(!html.contains("<script"), "comment text must be escaped");
@@ -65,12 +82,18 @@ async fn a_worker_killed_mid_poll_resumes_with_nothing_lost_or_duplicated() {
         comments_per_post: 150,
         ..scenario(11)
     };
-    let sim = SimServer::start("127.0.0.1:0".parse().unwrap(), params, SimOptions::default())
-        .await
-        .unwrap();
+    let sim = SimServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        params,
+        SimOptions::default(),
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = demo_config(&sim, &sim.base_url(), "triage.db")
-        .replace("[worker]\n", "[worker]\npage_size = 5\nmax_concurrent_accounts = 2\n");
+    let config = demo_config(&sim, &sim.base_url(), "triage.db").replace(
+        "[worker]\n",
+        "[worker]\npage_size = 5\nmax_concurrent_accounts = 2\n",
+    );
     let config_path = dir.path().join("triage.toml");
     std::fs::write(&config_path, config).unwrap();
     let tokens = sim_tokens(&sim);
@@ -98,8 +121,15 @@ async fn a_worker_killed_mid_poll_resumes_with_nothing_lost_or_duplicated() {
     let truth = sim.ground_truth();
     assert_same_comments(&stored, &truth);
     let expected = expected_answered(&truth);
-    for c in stored.iter().filter(|c| c.parent_external_id.is_none() && c.author_role == "audience" && c.label.is_question()) {
-        assert_eq!(c.answered_at.is_some(), expected.contains(&c.external_id), "answered flag of {}", c.external_id);
+    for c in stored.iter().filter(|c| {
+        c.parent_external_id.is_none() && c.author_role == "audience" && c.label.is_question()
+    }) {
+        assert_eq!(
+            c.answered_at.is_some(),
+            expected.contains(&c.external_id),
+            "answered flag of {}",
+            c.external_id
+        );
     }
 }
 

@@ -2,7 +2,9 @@
 
 use chrono::{Duration, Utc};
 use comment_triage::digest::{Format, build_digest, render_digest};
-use comment_triage::domain::{AuthorRole, Category, Comment, Label, Media, Platform, RuleId, Verdict};
+use comment_triage::domain::{
+    AuthorRole, Category, Comment, Label, Media, Platform, RuleId, Verdict,
+};
 use comment_triage::store::{ClassifiedComment, QuestionScope, Store, WalkProgress};
 
 fn hostile_text() -> String {
@@ -19,7 +21,10 @@ fn hostile_text() -> String {
 async fn hostile_text_survives_storage_and_is_escaped_in_the_digest() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).await.unwrap();
-    let account = store.upsert_account(Platform::Instagram, "1784", "jess", "jess").await.unwrap();
+    let account = store
+        .upsert_account(Platform::Instagram, "1784", "jess", "jess")
+        .await
+        .unwrap();
     let now = Utc::now();
     let media = Media {
         external_id: "1803".into(),
@@ -28,7 +33,10 @@ async fn hostile_text_survives_storage_and_is_escaped_in_the_digest() {
         created_at: now - Duration::hours(5),
         comments_count: Some(1),
     };
-    let posts = store.upsert_posts(account, &[(media, vec!["demo".into()])]).await.unwrap();
+    let posts = store
+        .upsert_posts(account, &[(media, vec!["demo".into()])])
+        .await
+        .unwrap();
     let text = hostile_text();
     let comment = ClassifiedComment {
         comment: Comment {
@@ -47,10 +55,19 @@ async fn hostile_text_survives_storage_and_is_escaped_in_the_digest() {
             overruled: None,
         },
     };
-    let progress = WalkProgress::Complete { watermark: Some(now) };
-    store.save_comment_page(posts[0], &[comment], &progress, now).await.unwrap();
+    let progress = WalkProgress::Complete {
+        watermark: Some(now),
+    };
+    store
+        .save_comment_page(posts[0], &[comment], &progress, now)
+        .await
+        .unwrap();
 
-    assert_eq!(store.all_comments().await.unwrap()[0].text, text, "stored byte for byte");
+    assert_eq!(
+        store.all_comments().await.unwrap()[0].text,
+        text,
+        "stored byte for byte"
+    );
     let scope = QuestionScope::Campaign("demo".into());
     let questions = store.open_product_questions(&scope).await.unwrap();
     assert_eq!(questions.len(), 1);
@@ -68,10 +85,16 @@ async fn hostile_text_survives_storage_and_is_escaped_in_the_digest() {
     assert!(!html.contains('\u{202E}'), "bidi overrides are dropped");
 
     let text_digest = render_digest(&digest, Format::Text);
-    assert!(text_digest.contains("1 open product question on 1 post"), "{text_digest}");
+    assert!(
+        text_digest.contains("1 open product question on 1 post"),
+        "{text_digest}"
+    );
     assert!(text_digest.contains("[price] 4h 00m ago"), "{text_digest}");
     assert!(text_digest.contains('…'), "2,000 characters are shortened");
-    assert!(text_digest.lines().all(|l| l.chars().count() < 400), "no line is the whole comment");
+    assert!(
+        text_digest.lines().all(|l| l.chars().count() < 400),
+        "no line is the whole comment"
+    );
 
     let markdown = render_digest(&digest, Format::Markdown);
     assert!(markdown.contains("\\<script\\>"), "{markdown}");

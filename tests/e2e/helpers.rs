@@ -7,17 +7,17 @@ use comment_triage::classify::Classifier;
 use comment_triage::config::{Settings, WorkerSettings};
 use comment_triage::demo::{demo_config, demo_scenario, token_env};
 use comment_triage::sim::{ScenarioParams, SimHandle, SimOptions, SimServer, TruthComment};
-use comment_triage::store::{StoredComment, Store};
+use comment_triage::store::{Store, StoredComment};
 use comment_triage::worker::{CycleReport, Worker};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 pub struct TestApp {
     pub sim: SimHandle,
-    pub settings: Arc<Settings>,
     pub store: Store,
     pub worker: Worker,
-    pub dir: TempDir,
+    /// Holds the database and config until the test ends.
+    _dir: TempDir,
 }
 
 /// Test timings: fast retries and short throttle waits, so faults resolve in milliseconds.
@@ -53,10 +53,9 @@ pub async fn spawn_app(
     let worker = worker_for(&sim, &settings, &store);
     TestApp {
         sim,
-        settings,
         store,
         worker,
-        dir,
+        _dir: dir,
     }
 }
 
@@ -100,7 +99,11 @@ pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
     let stored: Vec<&StoredComment> = stored.iter().filter(|c| !c.deleted).collect();
     let stored_ids: Vec<&str> = stored.iter().map(|c| c.external_id.as_str()).collect();
     let unique: HashSet<&str> = stored_ids.iter().copied().collect();
-    assert_eq!(unique.len(), stored_ids.len(), "duplicated comments in the store");
+    assert_eq!(
+        unique.len(),
+        stored_ids.len(),
+        "duplicated comments in the store"
+    );
     let truth_ids: HashSet<&str> = truth.iter().map(|c| c.id.as_str()).collect();
     let missing: Vec<_> = truth_ids.difference(&unique).take(5).collect();
     let extra: Vec<_> = unique.difference(&truth_ids).take(5).collect();
@@ -110,9 +113,17 @@ pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
         unique.len(),
         truth_ids.len()
     );
-    let texts: HashMap<&str, &str> = truth.iter().map(|c| (c.id.as_str(), c.text.as_str())).collect();
+    let texts: HashMap<&str, &str> = truth
+        .iter()
+        .map(|c| (c.id.as_str(), c.text.as_str()))
+        .collect();
     for c in &stored {
-        assert_eq!(c.text, texts[c.external_id.as_str()], "text of {} changed in storage", c.external_id);
+        assert_eq!(
+            c.text,
+            texts[c.external_id.as_str()],
+            "text of {} changed in storage",
+            c.external_id
+        );
     }
 }
 
@@ -121,7 +132,10 @@ pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
 /// author.
 pub fn expected_answered(truth: &[TruthComment]) -> HashSet<String> {
     let mut answered = HashSet::new();
-    for q in truth.iter().filter(|c| c.parent_id.is_none() && !c.by_owner && !c.by_brand) {
+    for q in truth
+        .iter()
+        .filter(|c| c.parent_id.is_none() && !c.by_owner && !c.by_brand)
+    {
         let mention = format!("@{}", q.username.to_lowercase());
         let is_answered = truth.iter().any(|a| {
             (a.by_owner || a.by_brand)

@@ -13,7 +13,10 @@ async fn a_first_poll_pages_through_every_comment() {
     let app = spawn_app(scenario(1), SimOptions::default(), |w| w.page_size = 10).await;
     let report = app.poll_ok().await;
     let total = report.total();
-    assert!(total.pages >= 3 * total.posts, "expected >= 3 pages per post, got {total:?}");
+    assert!(
+        total.pages >= 3 * total.posts,
+        "expected >= 3 pages per post, got {total:?}"
+    );
     assert_same_comments(&app.stored().await, &app.sim.ground_truth());
 }
 
@@ -23,7 +26,11 @@ async fn a_second_poll_that_sees_nothing_new_writes_nothing() {
     app.poll_ok().await;
     let before = app.stored().await;
     let second = app.poll_ok().await.total();
-    assert_eq!((second.inserted, second.updated, second.answered), (0, 0, 0), "{second:?}");
+    assert_eq!(
+        (second.inserted, second.updated, second.answered),
+        (0, 0, 0),
+        "{second:?}"
+    );
     assert_eq!(app.stored().await, before);
 }
 
@@ -73,7 +80,9 @@ async fn an_owner_reply_resolves_a_stored_question() {
 fn open_questions(stored: &[comment_triage::store::StoredComment]) -> HashSet<String> {
     stored
         .iter()
-        .filter(|c| c.parent_external_id.is_none() && c.label.is_question() && c.answered_at.is_none())
+        .filter(|c| {
+            c.parent_external_id.is_none() && c.label.is_question() && c.answered_at.is_none()
+        })
         .map(|c| c.external_id.clone())
         .collect()
 }
@@ -87,7 +96,10 @@ async fn a_rate_limit_is_waited_out_and_the_poll_completes() {
     });
     let started = std::time::Instant::now();
     app.poll_ok().await;
-    assert!(started.elapsed() >= Duration::from_millis(600), "the throttle was not waited out");
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "the throttle was not waited out"
+    );
     assert_same_comments(&app.stored().await, &app.sim.ground_truth());
 }
 
@@ -111,20 +123,32 @@ async fn an_expired_token_fails_that_account_while_the_other_completes() {
         account_id: accounts[0].id.clone(),
     });
     let report = app.poll().await;
-    let by_name: std::collections::HashMap<_, _> =
-        report.accounts.iter().map(|(n, r)| (n.as_str(), r)).collect();
+    let by_name: std::collections::HashMap<_, _> = report
+        .accounts
+        .iter()
+        .map(|(n, r)| (n.as_str(), r))
+        .collect();
     match by_name[accounts[0].username.as_str()] {
         Err(e @ PollError::TokenRejected { .. }) => {
             let message = e.to_string();
             assert!(message.contains("190"), "{message}");
-            assert!(message.contains("TRIAGE_DEMO_TOKEN_1"), "names the variable to fix: {message}");
-            assert!(!message.contains(&accounts[0].token), "never prints the token: {message}");
+            assert!(
+                message.contains("TRIAGE_DEMO_TOKEN_1"),
+                "names the variable to fix: {message}"
+            );
+            assert!(
+                !message.contains(&accounts[0].token),
+                "never prints the token: {message}"
+            );
         }
         other => panic!("expected a token error, got {other:?}"),
     }
     assert!(by_name[accounts[1].username.as_str()].is_ok());
     let health = app.store.account_health().await.unwrap();
-    let failed = health.iter().find(|h| h.name == accounts[0].username).unwrap();
+    let failed = health
+        .iter()
+        .find(|h| h.name == accounts[0].username)
+        .unwrap();
     assert_eq!(failed.fail_count, 1);
     assert!(failed.last_error.as_deref().unwrap().contains("190"));
 }
@@ -138,7 +162,11 @@ async fn a_truncated_page_is_reported_and_the_next_poll_recovers() {
     .await;
     app.sim.inject(Fault::TruncatedBody { requests: 2 });
     let first = app.poll().await;
-    assert_eq!(first.failures(), 1, "exactly the account that met the bad pages fails:\n{first}");
+    assert_eq!(
+        first.failures(),
+        1,
+        "exactly the account that met the bad pages fails:\n{first}"
+    );
     assert!(first.to_string().contains("malformed"), "{first}");
     app.poll_ok().await;
     assert_same_comments(&app.stored().await, &app.sim.ground_truth());
