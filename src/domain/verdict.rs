@@ -61,7 +61,9 @@ impl fmt::Display for Category {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown category {0:?}; expected one of price, availability, shipping, sizing, ingredients, usage, discount, compatibility, order_issue, other")]
+#[error(
+    "unknown category {0:?}; expected one of price, availability, shipping, sizing, ingredients, usage, discount, compatibility, order_issue, other"
+)]
 pub struct UnknownCategory(pub String);
 
 impl FromStr for Category {
@@ -121,7 +123,9 @@ impl Label {
                 .map_err(|e| UnknownLabel(e.to_string())),
             ("other_question", None) => Ok(Label::OtherQuestion),
             ("not_question", None) => Ok(Label::NotQuestion),
-            _ => Err(UnknownLabel(format!("kind {kind:?} with category {category:?}"))),
+            _ => Err(UnknownLabel(format!(
+                "kind {kind:?} with category {category:?}"
+            ))),
         }
     }
 }
