@@ -148,6 +148,7 @@ struct Walk {
     /// For a full walk: every comment and reply id seen.
     seen: HashSet<String>,
     inserted: u64,
+    pages: usize,
     /// Reached its end (not interrupted by cancellation).
     completed: bool,
 }
@@ -468,7 +469,16 @@ impl Worker {
         let mut restarted = false;
         let mut walk = Walk::default();
         loop {
-            let page = match client.list_comments(post_id, after.as_deref()).await {
+            let page_span = tracing::debug_span!(
+                "poll_page",
+                page = walk.pages + 1,
+                resumed = after.is_some()
+            );
+            let page = match client
+                .list_comments(post_id, after.as_deref())
+                .instrument(page_span.clone())
+                .await
+            {
                 Err(PlatformError::InvalidRequest { message }) if after.is_some() && !restarted => {
                     tracing::warn!(%message, "saved cursor refused; restarting the walk from the newest page");
                     after = None;
@@ -515,13 +525,16 @@ impl Worker {
                 .store
                 .save_comment_page(post, &classified, &progress, Utc::now())
                 .await?;
-            tracing::debug!(
-                comments = fetched,
-                new = written.inserted,
-                changed = written.updated,
-                answered = written.answered,
-                "page stored"
-            );
+            page_span.in_scope(|| {
+                tracing::debug!(
+                    comments = fetched,
+                    new = written.inserted,
+                    changed = written.updated,
+                    answered = written.answered,
+                    "page stored"
+                )
+            });
+            walk.pages += 1;
             outcome.add_page(fetched, written);
             walk.inserted += written.inserted;
             match next {

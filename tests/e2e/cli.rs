@@ -158,3 +158,59 @@ fn run_poll(
         None => Some(child.wait().unwrap()),
     }
 }
+
+/// `triage poll` (the long-running loop) stops cleanly on SIGTERM, after storing the page in hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_polling_loop_cleanly() {
+    let sim = SimServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        scenario(12),
+        SimOptions::default(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("triage.toml");
+    std::fs::write(
+        &config_path,
+        demo_config(&sim, &sim.base_url(), "triage.db"),
+    )
+    .unwrap();
+    let tokens = sim_tokens(&sim);
+    let status = tokio::task::spawn_blocking(move || {
+        let mut child = triage()
+            .arg("--config")
+            .arg(&config_path)
+            .arg("poll")
+            .envs(&tokens)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "triage poll ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    let store = Store::open(&dir.path().join("triage.db")).await.unwrap();
+    assert!(
+        !store.all_comments().await.unwrap().is_empty(),
+        "the first cycle stored comments"
+    );
+}
