@@ -63,6 +63,16 @@ const STATEMENTS: [&str; 16] = [
     "@maria_22 look at this one 👀",
     "I need a whole collection of these ngl",
 ];
+const TAILS: [&str; 8] = [
+    "💕💕",
+    "fr fr",
+    "ngl 😂",
+    "gracias!!",
+    "🔥🔥🔥",
+    "besos 😘",
+    "no cap",
+    "✨ thanks",
+];
 const QUESTIONS: [&str; 12] = [
     "how much is the serum? 💸",
     "link pls 🙏🙏",
@@ -84,10 +94,11 @@ fn generate(count: usize) -> Vec<String> {
         .map(|_| {
             let opener = rng.pick(&OPENERS);
             let first = rng.pick(&STATEMENTS);
+            let tail = rng.pick(&TAILS);
             if rng.next() % 100 < 15 {
-                format!("{opener} {first} {}", rng.pick(&QUESTIONS))
+                format!("{opener} {first} {} {tail}", rng.pick(&QUESTIONS))
             } else {
-                format!("{opener} {first} {}", rng.pick(&STATEMENTS))
+                format!("{opener} {first} {} {tail}", rng.pick(&STATEMENTS))
             }
         })
         .collect()
