@@ -129,6 +129,8 @@ pub struct EvalMistake {
     pub gold: String,
     pub predicted: String,
     pub rule: String,
+    /// Every rule that fired, so a wrong verdict can be traced to the rule to fix.
+    pub fired: Vec<String>,
     pub text: String,
 }
 
@@ -229,6 +231,11 @@ pub fn evaluate(classifier: &Classifier, corpus: impl BufRead) -> Result<EvalRep
                 gold: describe(gold),
                 predicted: describe(predicted),
                 rule: verdict.rule.to_string(),
+                fired: classifier
+                    .matching_rules(&row.text)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
                 text: shorten(&row.text, 100),
             });
         }
@@ -309,8 +316,15 @@ impl fmt::Display for EvalReport {
         for m in &self.mistakes {
             writeln!(
                 f,
-                "{:<8} {:<3} gold {:<20} got {:<20} by {:<28} {}",
-                m.id, m.lang, m.gold, m.predicted, m.rule, m.text
+                "{:<8} {:<3} gold {:<20} got {:<20} by {:<28} {}\n{:<12} fired: {}",
+                m.id,
+                m.lang,
+                m.gold,
+                m.predicted,
+                m.rule,
+                m.text,
+                "",
+                m.fired.join(" ")
             )?;
         }
         Ok(())

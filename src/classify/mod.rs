@@ -242,6 +242,31 @@ impl Classifier {
         })
     }
 
+    /// Every rule that fires on `text`, in rule-file order: the evidence behind a verdict, for
+    /// explaining it ("why is this a product question?") and for tuning rules.
+    pub fn matching_rules(&self, text: &str) -> Vec<RuleId> {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch {
+                text: normal,
+                matched,
+            } = &mut *scratch;
+            normalize_into(text, normal);
+            *matched = PatternSet::new(self.matcher.pattern_len());
+            self.matcher
+                .which_overlapping_matches(&Input::new(normal.as_str()), matched);
+            let mut rule_indices: Vec<usize> = matched
+                .iter()
+                .map(|pattern| self.pattern_rule[pattern.as_usize()] as usize)
+                .collect();
+            rule_indices.dedup();
+            rule_indices
+                .into_iter()
+                .map(|index| self.rules[index].id.clone())
+                .collect()
+        })
+    }
+
     /// Number of rules (after merging user files).
     pub fn rule_count(&self) -> usize {
         self.rules.len()

@@ -5,7 +5,8 @@
 //! has grown):
 //! - zero-width characters, bidi controls and soft hyphens are dropped (they hide inside words);
 //! - other control characters become a space, `\r` becomes `\n`;
-//! - fullwidth ASCII (`ｌｉｎｋ？`) becomes ASCII, the ideographic space a space;
+//! - fullwidth ASCII (`ｌｉｎｋ？`) becomes ASCII, the ideographic space a space, curly quotes
+//!   straight ones (`can’t` is `can't`);
 //! - `@mention` becomes a bare `@` (rules still see that somebody was tagged, and openers after it);
 //! - a URL becomes `<url>` (its `?` and words must not count as a question or a request);
 //! - a run of three or more of the same letter folds to one (`pleaseee`, `linkkk`, `sooo`);
@@ -36,6 +37,8 @@ pub fn normalize_into(text: &str, out: &mut String) {
             c if c.is_control() => ' ',
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{3000}' => ' ',
+            '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
+            '\u{201C}' | '\u{201D}' => '"',
             '@' => {
                 out.push('@');
                 while chars
