@@ -126,11 +126,16 @@ impl Evidence {
         match winner {
             None => verdict_without_rule(ids.no_question.clone()),
             Some(&(_, Rank::Negative, label, id)) => {
-                let overruled_something = candidates[1..].iter().any(Option::is_some);
+                // The strongest positive match the negative rule beat, so "why is this not a
+                // question?" names both sides.
+                let beaten = candidates[1..]
+                    .iter()
+                    .flatten()
+                    .max_by_key(|(priority, rank, _, _)| (*priority, *rank));
                 Verdict {
                     label,
                     rule: id.clone(),
-                    overruled: overruled_something.then(|| id.clone()),
+                    overruled: beaten.map(|(_, _, _, beaten)| (*beaten).clone()),
                 }
             }
             Some(&(_, _, label, id)) => Verdict {

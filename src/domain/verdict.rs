@@ -154,8 +154,9 @@ impl fmt::Display for RuleId {
     }
 }
 
-/// The classifier's answer for one comment: the label, the rule that decided it, and the negative
-/// rule that overruled an earlier match, if one did (so "why is this not a question?" has an answer).
+/// The classifier's answer for one comment: the label and the rule that decided it. When a
+/// negative rule (rhetorical frame, giveaway entry, spam) decided against a question or product
+/// match, `overruled` names the rule it beat, so "why is this not a question?" has both sides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub label: Label,
