@@ -13,12 +13,25 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::classify::{Classifier, ClassifierBuilder};
-use crate::config::{RecipientScope, Settings};
+use crate::config::{RecipientSettings, Settings};
 use crate::demo::{DemoOptions, run_demo};
-use crate::digest::{Format, build_digest, render_digest};
+use crate::digest::deliver::{Channels, SecretLookup};
+use crate::digest::{Dispatcher, Format, compose_digest, render_digest};
 use crate::sim::{ScenarioParams, SimOptions};
-use crate::store::{QuestionScope, Store};
+use crate::store::Store;
 use crate::worker::Worker;
+
+#[derive(Debug, Subcommand)]
+enum DigestAction {
+    /// Send a recipient's digest on their channels now: the current slot's digest unless it was
+    /// already sent, or with `--now` a one-off digest regardless of the schedule.
+    Send {
+        #[arg(long)]
+        recipient: String,
+        #[arg(long)]
+        now: bool,
+    },
+}
 
 /// Find the product questions in the comments on sponsored posts, and make sure somebody answers
 /// them.
@@ -50,6 +63,12 @@ enum Command {
         /// Scenario seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Also email the digest through this plain SMTP relay (`HOST:PORT`, no TLS, no auth).
+        #[arg(long, value_name = "HOST:PORT", requires = "to")]
+        smtp: Option<String>,
+        /// The address the demo's digest is emailed to.
+        #[arg(long, value_name = "ADDRESS", requires = "smtp")]
+        to: Option<String>,
     },
     /// Serve the platform simulator (Instagram Graph API) on loopback.
     Sim {
@@ -76,13 +95,19 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Print the unanswered product questions of a recipient.
+    /// Print a recipient's digest of unanswered product questions, or send it (`digest send`).
+    #[command(args_conflicts_with_subcommands = true)]
     Digest {
+        #[command(subcommand)]
+        action: Option<DigestAction>,
         #[arg(long)]
-        recipient: String,
+        recipient: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The daemon: poll every `worker.poll_interval_secs` and send each recipient's digest at
+    /// their local send times, until Ctrl-C or SIGTERM.
+    Run,
     /// Classify JSON Lines (`{"id", "text"}` per line) from a file or stdin.
     Classify {
         /// A rule file that extends or overrides the built-in rules.
@@ -122,8 +147,19 @@ impl Cli {
     /// Whatever stopped the command, with context.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
-            Command::Demo { keep, seed } => {
-                run_demo(DemoOptions { keep, seed }).await?;
+            Command::Demo {
+                keep,
+                seed,
+                smtp,
+                to,
+            } => {
+                run_demo(DemoOptions {
+                    keep,
+                    seed,
+                    smtp,
+                    to,
+                })
+                .await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Sim {
@@ -154,10 +190,36 @@ impl Cli {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Poll { once } => poll(&self.config, once).await,
-            Command::Digest { recipient, format } => {
+            Command::Digest {
+                action: Some(DigestAction::Send { recipient, now }),
+                ..
+            } => send_digest(&self.config, &recipient, now).await,
+            Command::Digest {
+                action: None,
+                recipient,
+                format,
+            } => {
+                let recipient = recipient.context("--recipient NAME is required")?;
                 let settings = Settings::load(&self.config)?;
                 let text = digest(&settings, &recipient, format).await?;
                 print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Run => {
+                let settings = Arc::new(Settings::load(&self.config)?);
+                let classifier = Arc::new(classifier_for(&settings)?);
+                let store = Store::open(&settings.database).await?;
+                let cancel = CancellationToken::new();
+                tokio::spawn(stop_on_signal(cancel.clone()));
+                crate::daemon::run_until_stopped(
+                    settings,
+                    store.clone(),
+                    classifier,
+                    env_secrets(),
+                    cancel,
+                )
+                .await?;
+                store.close().await;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Classify {
@@ -258,7 +320,7 @@ async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Cancels on Ctrl-C or SIGTERM: the worker finishes the page in hand and exits.
-async fn stop_on_signal(cancel: CancellationToken) {
+pub async fn stop_on_signal(cancel: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -291,33 +353,65 @@ pub async fn digest(
     recipient: &str,
     format: Format,
 ) -> anyhow::Result<String> {
-    let recipient = settings.recipient(recipient).with_context(|| {
+    let recipient = find_recipient(settings, recipient)?;
+    let store = Store::open(&settings.database).await?;
+    let digest = compose_digest(&store, settings, recipient, chrono::Utc::now()).await?;
+    store.close().await;
+    Ok(render_digest(&digest, format))
+}
+
+fn find_recipient<'a>(settings: &'a Settings, name: &str) -> anyhow::Result<&'a RecipientSettings> {
+    settings.recipient(name).with_context(|| {
         let known: Vec<&str> = settings
             .recipients
             .iter()
             .map(|r| r.name.as_str())
             .collect();
         format!(
-            "no recipient named {recipient:?} (configured: {})",
+            "no recipient named {name:?} (configured: {})",
             known.join(", ")
         )
-    })?;
+    })
+}
+
+/// Secrets (webhook URLs, SMTP password, signing keys) come from the process environment.
+fn env_secrets() -> SecretLookup {
+    Arc::new(|name| std::env::var(name).ok())
+}
+
+async fn send_digest(config: &Path, recipient: &str, one_off: bool) -> anyhow::Result<ExitCode> {
+    let settings = Arc::new(Settings::load(config)?);
+    let recipient = find_recipient(&settings, recipient)?.clone();
+    if recipient.channels.is_empty() {
+        bail!("recipient {:?} has no channels to send to", recipient.name);
+    }
     let store = Store::open(&settings.database).await?;
-    let scope = match recipient.scope() {
-        RecipientScope::Influencer { accounts } => QuestionScope::Accounts(accounts),
-        RecipientScope::Brand { campaign } => QuestionScope::Campaign(campaign),
-    };
-    let questions = store.open_product_questions(&scope).await?;
-    let totals = store.totals(&scope).await?;
+    let channels = Channels::new(settings.smtp.clone(), env_secrets())?;
+    let dispatcher = Dispatcher::new(settings.clone(), store.clone(), channels);
+    let report = dispatcher
+        .send_now(&recipient, chrono::Utc::now(), one_off)
+        .await?;
     store.close().await;
-    let digest = build_digest(
-        &recipient.name,
-        recipient.timezone,
-        questions,
-        totals,
-        chrono::Utc::now(),
-    );
-    Ok(render_digest(&digest, format))
+    for (recipient, period) in &report.rendered {
+        println!("{recipient}: digest for {period} rendered");
+    }
+    for (recipient, channel) in &report.sent {
+        println!("{recipient}: sent to {channel}");
+    }
+    for (recipient, channel, error) in &report.failed {
+        println!("{recipient}: {channel} FAILED ({error}); kept pending, `triage run` retries it");
+    }
+    if report.rendered.is_empty() && report.sent.is_empty() && report.failed.is_empty() {
+        println!(
+            "{}: this period's digest was already sent; use --now for a one-off",
+            recipient.name
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn classify(

@@ -53,6 +53,49 @@ pub struct Settings {
     pub campaigns: Vec<CampaignSettings>,
     #[serde(default)]
     pub recipients: Vec<RecipientSettings>,
+    /// The mail server digests go through; needed by any `email` channel.
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// An SMTP relay or mail provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Default 587 (STARTTLS); 465 for implicit TLS, 25 or a local relay's port for plain.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `starttls` (default), `tls` (implicit TLS) or `none` (plain, for a local relay only).
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Name of the environment variable holding the SMTP password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// The From address, e.g. `"comment-triage <digest@example.com>"`.
+    pub from: String,
+    /// Seconds before a send attempt gives up. Default 30.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    None,
 }
 
 fn default_database() -> PathBuf {
@@ -172,6 +215,10 @@ pub struct CampaignSettings {
     /// Product names and words ("serum", "hoodie") that strengthen product intent.
     #[serde(default)]
     pub product_terms: Vec<String>,
+    /// Suggested replies per category, shown under each question in the digest; `{author}` is
+    /// replaced by the asker's handle. E.g. `price = "Hi @{author}! It's $29 at glowlab.com"`.
+    #[serde(default)]
+    pub answer_templates: std::collections::BTreeMap<crate::domain::Category, String>,
 }
 
 impl CampaignSettings {
@@ -236,6 +283,85 @@ pub struct RecipientSettings {
     /// IANA time zone, e.g. `Europe/Madrid`. Default `UTC`.
     #[serde(default = "default_timezone")]
     pub timezone: chrono_tz::Tz,
+    /// Local times (in `timezone`) at which the digest is sent, `HH:MM`. Default `["09:00"]`.
+    #[serde(default = "default_send_at")]
+    pub send_at: Vec<LocalTime>,
+    /// Where the digest goes. Without channels, `triage digest` still prints it.
+    #[serde(default)]
+    pub channels: Vec<ChannelSettings>,
+    /// Questions younger than this are left out: they may still be answered without help.
+    /// Minutes, default 30.
+    #[serde(default = "default_min_age")]
+    pub min_question_age_minutes: u64,
+    /// Questions waiting longer than this are marked overdue. Hours, default 24.
+    #[serde(default = "default_sla_hours")]
+    pub sla_hours: u64,
+    /// Language of the digest's own words: `en` (default) or `es`.
+    #[serde(default)]
+    pub language: crate::digest::Language,
+}
+
+fn default_send_at() -> Vec<LocalTime> {
+    vec![LocalTime(
+        chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
+    )]
+}
+
+fn default_min_age() -> u64 {
+    30
+}
+
+fn default_sla_hours() -> u64 {
+    24
+}
+
+/// A wall-clock time of day written `HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LocalTime(pub chrono::NaiveTime);
+
+impl<'de> Deserialize<'de> for LocalTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        chrono::NaiveTime::parse_from_str(&text, "%H:%M")
+            .map(LocalTime)
+            .map_err(|_| {
+                serde::de::Error::custom(format!("{text:?} is not a time of day like \"09:00\""))
+            })
+    }
+}
+
+/// One way to deliver a digest. Webhook URLs of Slack and Discord are secrets (they carry the
+/// token), so the config names their environment variables.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChannelSettings {
+    /// Email through `[smtp]`.
+    Email { to: String },
+    /// A Slack incoming webhook; the variable holds `https://hooks.slack.com/services/…`.
+    Slack { webhook_url_env: String },
+    /// A Discord webhook; the variable holds `https://discord.com/api/webhooks/…`.
+    Discord { webhook_url_env: String },
+    /// A JSON POST signed with HMAC-SHA256 (header `X-Triage-Signature: t=<unix>,v1=<hex>` over
+    /// `"<t>.<body>"`) when `secret_env` names the variable holding the shared secret.
+    Webhook {
+        url: String,
+        #[serde(default)]
+        secret_env: Option<String>,
+    },
+}
+
+impl ChannelSettings {
+    /// A stable, secret-free name for the deliveries ledger and logs, e.g. `email:j***@example.com`.
+    pub fn key(&self) -> String {
+        match self {
+            ChannelSettings::Email { to } => format!("email:{to}"),
+            ChannelSettings::Slack { webhook_url_env } => format!("slack:{webhook_url_env}"),
+            ChannelSettings::Discord { webhook_url_env } => format!("discord:{webhook_url_env}"),
+            ChannelSettings::Webhook { url, .. } => {
+                format!("webhook:{}", url.split('?').next().unwrap_or(url))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -388,6 +514,48 @@ impl Settings {
         }
         let mut recipients = HashSet::new();
         for (i, recipient) in self.recipients.iter().enumerate() {
+            if recipient.send_at.is_empty() {
+                return Err((
+                    format!("recipients[{i}].send_at"),
+                    "needs at least one time".into(),
+                ));
+            }
+            for (j, channel) in recipient.channels.iter().enumerate() {
+                let key = format!("recipients[{i}].channels[{j}]");
+                match channel {
+                    ChannelSettings::Email { to } => {
+                        if !to.contains('@') || to.contains(char::is_whitespace) {
+                            return Err((
+                                format!("{key}.to"),
+                                format!("{to:?} is not an email address"),
+                            ));
+                        }
+                        if self.smtp.is_none() {
+                            return Err((key, "an email channel needs an [smtp] section".into()));
+                        }
+                    }
+                    ChannelSettings::Slack { webhook_url_env }
+                    | ChannelSettings::Discord { webhook_url_env } => {
+                        if !is_env_name(webhook_url_env) {
+                            return Err((format!("{key}.webhook_url_env"), "must be the NAME of an environment variable holding the webhook URL".into()));
+                        }
+                    }
+                    ChannelSettings::Webhook { url, secret_env } => {
+                        if !(url.starts_with("http://") || url.starts_with("https://")) {
+                            return Err((
+                                format!("{key}.url"),
+                                format!("{url:?} is not an http(s) URL"),
+                            ));
+                        }
+                        if secret_env.as_deref().is_some_and(|e| !is_env_name(e)) {
+                            return Err((
+                                format!("{key}.secret_env"),
+                                "must be the NAME of an environment variable".into(),
+                            ));
+                        }
+                    }
+                }
+            }
             if !recipients.insert(recipient.name.as_str()) {
                 return Err((
                     format!("recipients[{i}].name"),
@@ -469,6 +637,11 @@ impl Settings {
         terms.dedup();
         terms
     }
+}
+
+/// An environment variable name: letters, digits and `_`, never a URL or a token.
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> usize {
@@ -572,6 +745,7 @@ token_env = "TOKEN_JESS"
             starts: None,
             ends: None,
             product_terms: vec![],
+            answer_templates: Default::default(),
         };
         let media = |caption: &str| Media {
             external_id: "1".into(),

@@ -15,7 +15,9 @@ use chrono::{DurationRound, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::digest::{Format, build_digest, render_digest};
+use crate::config::{ChannelSettings, SmtpSecurity, SmtpSettings};
+use crate::digest::compose_digest;
+use crate::digest::deliver::{Channels, Rendered, render_all};
 use crate::sim::{ScenarioParams, SimHandle, SimOptions, SimServer};
 use crate::store::{QuestionScope, Store, Totals};
 use crate::worker::Worker;
@@ -31,6 +33,10 @@ const STANDALONE_SIM: &str = "http://127.0.0.1:8089/v23.0";
 pub struct DemoOptions {
     pub keep: Option<PathBuf>,
     pub seed: u64,
+    /// `HOST:PORT` of a plain SMTP relay (no TLS, no auth) to send the demo's digest through.
+    pub smtp: Option<String>,
+    /// The address that receives it.
+    pub to: Option<String>,
 }
 
 /// What the demo found, next to what the simulator planted.
@@ -120,10 +126,16 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
 
     let scope = QuestionScope::Campaign("demo".into());
     let totals = store.totals(&scope).await?;
-    let questions = store.open_product_questions(&scope).await?;
-    let digest = build_digest("glowlab", chrono_tz::UTC, questions, totals, sim.now());
-    let digest = render_digest(&digest, Format::Text);
-    println!("\n{digest}");
+    let brand = settings
+        .recipient("glowlab")
+        .context("the demo config has the brand recipient")?;
+    let digest = compose_digest(&store, &settings, brand, sim.now()).await?;
+    let rendered = render_all(&digest, "demo");
+    println!("\n{}", rendered.text);
+    if let Some(smtp) = &options.smtp {
+        send_demo_email(smtp, options.to.as_deref(), &rendered).await?;
+    }
+    let digest = rendered.text;
 
     let truth = sim.ground_truth();
     let planted: Vec<_> = truth
@@ -228,7 +240,7 @@ pub fn demo_config(sim: &SimHandle, base_url: &str, database: &str) -> String {
         ));
     }
     out.push_str(&format!(
-        "\n[[campaigns]]\nname = \"demo\"\nbrand = \"GlowLab\"\nbrand_handle = \"{}\"\naccounts = [{}]\nhashtags = [\"#ad\", \"#sponsored\"]\nmentions = [\"@{}\"]\nproduct_terms = [\"serum\", \"glowlab\"]\n",
+        "\n[[campaigns]]\nname = \"demo\"\nbrand = \"GlowLab\"\nbrand_handle = \"{}\"\naccounts = [{}]\nhashtags = [\"#ad\", \"#sponsored\"]\nmentions = [\"@{}\"]\nproduct_terms = [\"serum\", \"glowlab\"]\n\n[campaigns.answer_templates]\nprice = \"Hi @{{author}}! It's $29 (30 ml) at glowlab.com, code GLOW15 takes 15% off 💛\"\navailability = \"Hi @{{author}}! Link in bio, or glowlab.com/shop 💛\"\nshipping = \"Hi @{{author}}! GlowLab ships to the US, Canada, the UK and the EU 🌍\"\ndiscount = \"Hi @{{author}}! GLOW15 gives 15% off at checkout; if it fails, DM us and we'll fix it\"\n",
         brand.username,
         names
             .iter()
@@ -246,4 +258,31 @@ pub fn demo_config(sim: &SimHandle, base_url: &str, database: &str) -> String {
         "\n[[recipients]]\nname = \"glowlab\"\nrole = \"brand\"\ncampaign = \"demo\"\ntimezone = \"America/New_York\"\n",
     );
     out
+}
+
+/// Sends the demo's digest as email through a local relay (plain SMTP, no auth).
+async fn send_demo_email(relay: &str, to: Option<&str>, rendered: &Rendered) -> anyhow::Result<()> {
+    let to = to.context("--smtp needs --to ADDRESS")?;
+    let (host, port) = relay
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("--smtp {relay:?} is not HOST:PORT"))?;
+    let smtp = SmtpSettings {
+        host,
+        port,
+        security: SmtpSecurity::None,
+        username: None,
+        password_env: None,
+        from: "comment-triage demo <demo@comment-triage.invalid>".into(),
+        timeout_secs: 10,
+    };
+    let channels = Channels::new(Some(smtp), std::sync::Arc::new(|_| None))?;
+    let channel = ChannelSettings::Email { to: to.to_owned() };
+    let key = format!("demo-{}", Utc::now().timestamp());
+    channels
+        .send(&channel, rendered, &key)
+        .await
+        .with_context(|| format!("cannot send the demo digest through {relay}"))?;
+    println!("digest emailed to {to} through {relay}");
+    Ok(())
 }

@@ -17,6 +17,7 @@
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod domain;

@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::build::{Digest, format_age};
+use super::build::{Digest, DigestQuestion};
+use super::words::Words;
 
 /// Output formats of `triage digest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,39 +31,45 @@ pub fn render_digest(digest: &Digest, format: Format) -> String {
     }
 }
 
-/// The one-line summary every format starts with.
-fn summary(digest: &Digest) -> String {
-    let count = digest.question_count();
-    let posts = digest.posts.len();
-    match digest.oldest_age() {
-        None => "No open product questions. Nothing to answer today.".to_owned(),
-        Some(oldest) => format!(
-            "{count} open product question{} on {posts} post{} · oldest waiting {}",
-            plural(count),
-            plural(posts),
-            format_age(oldest)
-        ),
-    }
+/// The subject line of an email digest.
+pub fn subject(digest: &Digest) -> String {
+    Words::of(digest.language).subject(digest)
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn generated_line(digest: &Digest) -> String {
+fn title(digest: &Digest) -> String {
     let local = digest.generated_at.with_timezone(&digest.timezone);
-    format!(
-        "Digest for {} · {} ({})",
-        digest.recipient,
-        local.format("%Y-%m-%d %H:%M"),
-        digest.timezone.name()
+    Words::of(digest.language).title(
+        &digest.recipient,
+        &local.format("%Y-%m-%d %H:%M").to_string(),
+        digest.timezone.name(),
     )
 }
 
+/// `new · overdue · private reply possible for 5h 00m more`, the markers of one question.
+fn markers(words: &Words, q: &DigestQuestion) -> Vec<String> {
+    let mut out = vec![if q.reminder {
+        words.reminder_marker().to_owned()
+    } else {
+        words.new_marker().to_owned()
+    }];
+    if q.overdue {
+        out.push(words.overdue_marker().to_uppercase());
+    }
+    if let Some(left) = q.private_reply_left {
+        out.push(words.private_reply(left));
+    }
+    out
+}
+
+fn excerpt(text: &str) -> String {
+    shorten(&clean_line(text), EXCERPT_GRAPHEMES)
+}
+
 fn render_text(digest: &Digest) -> String {
+    let words = Words::of(digest.language);
     let mut out = String::new();
-    let _ = writeln!(out, "{}", clean_line(&generated_line(digest)));
-    let _ = writeln!(out, "{}", summary(digest));
+    let _ = writeln!(out, "{}", clean_line(&title(digest)));
+    let _ = writeln!(out, "{}", words.summary(digest));
     for post in &digest.posts {
         let _ = writeln!(
             out,
@@ -74,39 +81,75 @@ fn render_text(digest: &Digest) -> String {
         if let Some(permalink) = &post.permalink {
             let _ = writeln!(out, "  {}", clean_line(permalink));
         }
-        for q in &post.questions {
-            let _ = writeln!(
-                out,
-                "  • [{}] {} ago · @{}: {}",
-                q.category,
-                format_age(q.age),
-                clean_line(&q.author),
-                shorten(&clean_line(&q.text), EXCERPT_GRAPHEMES)
-            );
-            if let Some(link) = &q.link {
+        for group in &post.groups {
+            if group.is_grouped() {
                 let _ = writeln!(
                     out,
-                    "    {}   (rule {})",
-                    clean_line(link),
-                    clean_line(&q.rule)
+                    "  ▸ {}",
+                    words.group(group.questions.len(), group.category)
                 );
             }
+            for q in &group.questions {
+                let _ = writeln!(
+                    out,
+                    "  • [{}] {} · @{} · {}: {}",
+                    words.category(q.category),
+                    words.ago(q.age),
+                    clean_line(&q.author),
+                    markers(&words, q).join(" · "),
+                    excerpt(&q.text)
+                );
+                if let Some(link) = &q.link {
+                    let _ = writeln!(
+                        out,
+                        "    {}   (rule {})",
+                        clean_line(link),
+                        clean_line(&q.rule)
+                    );
+                }
+                if let Some(reply) = &q.suggested_reply {
+                    let _ = writeln!(
+                        out,
+                        "    {}: {}",
+                        words.suggested_reply(),
+                        clean_line(reply)
+                    );
+                }
+            }
         }
+    }
+    if digest.too_recent > 0 {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            words.too_recent(digest.too_recent, &min_age_hint(digest))
+        );
+    }
+    let _ = writeln!(out, "\n{}:", words.health_title());
+    if digest.health.is_empty() {
+        let _ = writeln!(out, "  {}", words.health_ok());
+    }
+    for note in &digest.health {
+        let _ = writeln!(out, "  ! {}", clean_line(&words.health_note(note)));
     }
     out
 }
 
+fn min_age_hint(digest: &Digest) -> String {
+    match digest.language {
+        super::Language::En => "old enough".into(),
+        super::Language::Es => "la antigüedad mínima".into(),
+    }
+}
+
 fn render_markdown(digest: &Digest) -> String {
+    let words = Words::of(digest.language);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "## {}\n",
-        md_escape(&clean_line(&generated_line(digest)))
-    );
-    let _ = writeln!(out, "**{}**", summary(digest));
+    let _ = writeln!(out, "## {}\n", md_escape(&clean_line(&title(digest))));
+    let _ = writeln!(out, "**{}**", md_escape(&words.summary(digest)));
     for post in &digest.posts {
         let caption = md_escape(&shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES));
-        let title = match &post.permalink {
+        let heading = match &post.permalink {
             Some(link) => format!("[{caption}](<{}>)", url_for_markdown(link)),
             None => caption,
         };
@@ -115,51 +158,85 @@ fn render_markdown(digest: &Digest) -> String {
             "\n### {} · {} · {}\n",
             md_escape(&clean_line(&post.account)),
             post.platform,
-            title
+            heading
         );
-        for q in &post.questions {
-            let text = md_escape(&shorten(&clean_line(&q.text), EXCERPT_GRAPHEMES));
-            let link = q
-                .link
-                .as_deref()
-                .map(|l| format!(" · [open](<{}>)", url_for_markdown(l)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "- **{}** · {} ago · @{}: {}{}",
-                q.category,
-                format_age(q.age),
-                md_escape(&clean_line(&q.author)),
-                text,
-                link
-            );
+        for group in &post.groups {
+            if group.is_grouped() {
+                let _ = writeln!(
+                    out,
+                    "> {}\n",
+                    md_escape(&words.group(group.questions.len(), group.category))
+                );
+            }
+            for q in &group.questions {
+                let link = q
+                    .link
+                    .as_deref()
+                    .map(|l| format!(" · [open](<{}>)", url_for_markdown(l)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "- **{}** · {} · @{} · _{}_: {}{}",
+                    words.category(q.category),
+                    words.ago(q.age),
+                    md_escape(&clean_line(&q.author)),
+                    md_escape(&markers(&words, q).join(" · ")),
+                    md_escape(&excerpt(&q.text)),
+                    link
+                );
+                if let Some(reply) = &q.suggested_reply {
+                    let _ = writeln!(
+                        out,
+                        "  - {}: {}",
+                        words.suggested_reply(),
+                        md_escape(&clean_line(reply))
+                    );
+                }
+            }
         }
+    }
+    let _ = writeln!(out, "\n**{}**", words.health_title());
+    if digest.health.is_empty() {
+        let _ = writeln!(out, "\n{}", words.health_ok());
+    }
+    for note in &digest.health {
+        let _ = writeln!(
+            out,
+            "\n- ⚠ {}",
+            md_escape(&clean_line(&words.health_note(note)))
+        );
     }
     out
 }
 
+/// An HTML email body: one column, inline styles only (mail clients drop `<style>` blocks and
+/// external sheets), every piece of comment text escaped and isolated with `<bdi>`.
 fn render_html(digest: &Digest) -> String {
+    let words = Words::of(digest.language);
     let mut out = String::new();
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let lang = match digest.language {
+        super::Language::En => "en",
+        super::Language::Es => "es",
+    };
     let _ = write!(
         out,
-        "<title>{}</title></head>\n<body style=\"margin:0;padding:24px;background:#f6f6f4;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d1d1b;\">\n",
-        html_escape(&generated_line(digest))
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n<body style=\"margin:0;padding:24px;background:#f6f6f4;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d1d1b;\">\n",
+        html_escape(&title(digest))
     );
     out.push_str("<div style=\"max-width:640px;margin:0 auto;background:#ffffff;border-radius:8px;padding:24px;\">\n");
     let _ = writeln!(
         out,
         "<p style=\"margin:0;color:#6b6b66;font-size:13px;\">{}</p>",
-        html_escape(&clean_line(&generated_line(digest)))
+        html_escape(&clean_line(&title(digest)))
     );
     let _ = writeln!(
         out,
         "<h1 style=\"font-size:20px;margin:8px 0 16px;\">{}</h1>",
-        html_escape(&summary(digest))
+        html_escape(&words.summary(digest))
     );
     for post in &digest.posts {
         let caption = html_escape(&shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES));
-        let title = match &post.permalink {
+        let heading = match &post.permalink {
             Some(link) => format!(
                 "<a href=\"{}\" style=\"color:#1d1d1b;\">{caption}</a>",
                 html_escape(link)
@@ -171,31 +248,77 @@ fn render_html(digest: &Digest) -> String {
             "<h2 style=\"font-size:15px;margin:24px 0 8px;border-bottom:1px solid #e4e4e0;padding-bottom:6px;\">{} · {} · <bdi>{}</bdi></h2>",
             html_escape(&post.account),
             html_escape(&post.platform),
-            title
+            heading
         );
-        out.push_str("<ul style=\"list-style:none;margin:0;padding:0;\">\n");
-        for q in &post.questions {
-            let link = q
-                .link
-                .as_deref()
-                .map(|l| {
-                    format!(
-                        " · <a href=\"{}\" style=\"color:#b4470c;\">open</a>",
-                        html_escape(l)
-                    )
-                })
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "<li style=\"margin:0 0 12px;\"><span style=\"display:inline-block;background:#fdeee4;color:#b4470c;border-radius:4px;padding:1px 6px;font-size:12px;\">{}</span> <span style=\"color:#6b6b66;font-size:13px;\">{} ago · @{}{}</span><br><bdi style=\"white-space:pre-wrap;\">{}</bdi></li>",
-                q.category,
-                format_age(q.age),
-                html_escape(&q.author),
-                link,
-                html_escape(&shorten(&clean_line(&q.text), EXCERPT_GRAPHEMES))
-            );
+        for group in &post.groups {
+            if group.is_grouped() {
+                let _ = writeln!(
+                    out,
+                    "<p style=\"margin:8px 0;padding:8px 10px;background:#fff7e6;border-left:3px solid #e0a100;font-size:13px;\">{}</p>",
+                    html_escape(&words.group(group.questions.len(), group.category))
+                );
+            }
+            out.push_str("<ul style=\"list-style:none;margin:0;padding:0;\">\n");
+            for q in &group.questions {
+                let link = q
+                    .link
+                    .as_deref()
+                    .map(|l| {
+                        format!(
+                            " · <a href=\"{}\" style=\"color:#b4470c;\">open</a>",
+                            html_escape(l)
+                        )
+                    })
+                    .unwrap_or_default();
+                let badge_colour = if q.overdue {
+                    "#fde2e2;color:#a11"
+                } else {
+                    "#fdeee4;color:#b4470c"
+                };
+                let reply = q
+                    .suggested_reply
+                    .as_deref()
+                    .map(|r| {
+                        format!(
+                            "<br><span style=\"font-size:13px;color:#3c6e47;\">{}: <bdi>{}</bdi></span>",
+                            words.suggested_reply(),
+                            html_escape(&clean_line(r))
+                        )
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "<li style=\"margin:0 0 12px;\"><span style=\"display:inline-block;background:{badge_colour};border-radius:4px;padding:1px 6px;font-size:12px;\">{}</span> <span style=\"color:#6b6b66;font-size:13px;\">{} · @{} · {}{}</span><br><bdi style=\"white-space:pre-wrap;\">{}</bdi>{}</li>",
+                    html_escape(words.category(q.category)),
+                    html_escape(&words.ago(q.age)),
+                    html_escape(&q.author),
+                    html_escape(&markers(&words, q).join(" · ")),
+                    link,
+                    html_escape(&excerpt(&q.text)),
+                    reply
+                );
+            }
+            out.push_str("</ul>\n");
         }
-        out.push_str("</ul>\n");
+    }
+    let _ = writeln!(
+        out,
+        "<h3 style=\"font-size:14px;margin:24px 0 6px;color:#6b6b66;\">{}</h3>",
+        html_escape(words.health_title())
+    );
+    if digest.health.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p style=\"margin:0;font-size:13px;color:#3c6e47;\">{}</p>",
+            html_escape(words.health_ok())
+        );
+    }
+    for note in &digest.health {
+        let _ = writeln!(
+            out,
+            "<p style=\"margin:0 0 4px;font-size:13px;color:#a11;\">⚠ {}</p>",
+            html_escape(&clean_line(&words.health_note(note)))
+        );
     }
     out.push_str("</div>\n</body></html>\n");
     out

@@ -14,6 +14,7 @@
 
 mod accounts;
 mod comments;
+mod deliveries;
 mod queries;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
+pub use deliveries::{CountGap, FailingDelivery, PendingDelivery};
 pub use queries::{OpenQuestion, QuestionScope, StoredComment, Totals};
 
 /// Errors from the store. The caller can only report them: a storage failure is not retried here.
@@ -91,7 +93,9 @@ impl Store {
     /// deferred transaction that reads first and writes later fails at once with "database is
     /// locked" when another connection wrote in between (WAL snapshot upgrade); an immediate one
     /// waits for the lock under the busy timeout instead.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    pub(super) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 

@@ -18,6 +18,10 @@ pub enum QuestionScope {
 /// An unanswered product question, with what a digest needs to show and link it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenQuestion {
+    /// The comment's row id: stable, for "was it in an earlier digest?".
+    pub comment_key: i64,
+    /// The first campaign (by name) the post belongs to, for answer templates.
+    pub campaign: Option<String>,
     pub account: String,
     pub platform: String,
     pub post_external_id: String,
@@ -75,7 +79,8 @@ impl Store {
     ) -> Result<Vec<OpenQuestion>, StoreError> {
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT a.name, a.platform, p.external_id, p.caption, p.permalink, c.external_id,
-                    c.author_handle, c.text, c.category, c.rule, c.created_at
+                    c.author_handle, c.text, c.category, c.rule, c.created_at, c.id,
+                    (SELECT MIN(pc.campaign) FROM post_campaigns pc WHERE pc.post_id = p.id)
              FROM comments c
              JOIN posts p ON p.id = c.post_id
              JOIN accounts a ON a.id = p.account_id
@@ -99,6 +104,8 @@ impl Store {
                     }
                 };
                 Ok(OpenQuestion {
+                    comment_key: row.try_get(11)?,
+                    campaign: row.try_get(12)?,
                     account: row.try_get(0)?,
                     platform: row.try_get(1)?,
                     post_external_id: row.try_get(2)?,

@@ -1,7 +1,9 @@
 //! Hostile comment text through storage and every digest format.
 
 use chrono::{Duration, Utc};
-use comment_triage::digest::{Format, build_digest, render_digest};
+use comment_triage::digest::{
+    DigestInput, DigestOptions, Format, Language, build_digest, render_digest,
+};
 use comment_triage::domain::{
     AuthorRole, Category, Comment, Label, Media, Platform, RuleId, Verdict,
 };
@@ -72,7 +74,20 @@ async fn hostile_text_survives_storage_and_is_escaped_in_the_digest() {
     let questions = store.open_product_questions(&scope).await.unwrap();
     assert_eq!(questions.len(), 1);
     let totals = store.totals(&scope).await.unwrap();
-    let digest = build_digest("brand", chrono_tz::UTC, questions, totals, now);
+    let options = DigestOptions {
+        recipient: "brand".into(),
+        timezone: chrono_tz::UTC,
+        language: Language::En,
+        min_age: Duration::minutes(30),
+        sla: Duration::hours(24),
+        templates: Default::default(),
+    };
+    let input = DigestInput {
+        questions,
+        totals,
+        ..DigestInput::default()
+    };
+    let digest = build_digest(&options, input, now);
 
     let html = render_digest(&digest, Format::Html);
     assert!(!html.contains("<script>"), "{html}");
@@ -89,7 +104,10 @@ async fn hostile_text_survives_storage_and_is_escaped_in_the_digest() {
         text_digest.contains("1 open product question on 1 post"),
         "{text_digest}"
     );
-    assert!(text_digest.contains("[price] 4h 00m ago"), "{text_digest}");
+    assert!(
+        text_digest.contains("[price] 4h 00m ago · @evil<user> · new"),
+        "{text_digest}"
+    );
     assert!(text_digest.contains('…'), "2,000 characters are shortened");
     assert!(
         text_digest.lines().all(|l| l.chars().count() < 400),

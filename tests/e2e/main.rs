@@ -1,6 +1,7 @@
 //! End-to-end tests: the real worker, store and digest against the bundled simulator on loopback.
 
 mod cli;
+mod delivery;
 mod digest;
 mod helpers;
 mod poll;

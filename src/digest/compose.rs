@@ -1,0 +1,112 @@
+//! Gathers one recipient's digest from the store: open questions in scope, which were shown
+//! before, totals, and connection health.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::build::{Digest, DigestInput, DigestOptions, HealthNote, build_digest};
+use crate::config::{RecipientScope, RecipientSettings, Settings};
+use crate::store::{QuestionScope, Store, StoreError};
+
+/// A channel is reported in the digest once its delivery failed this many times in a row.
+const FAILING_DELIVERY_ATTEMPTS: u32 = 3;
+
+/// The account names a recipient's digest covers.
+pub fn accounts_in_scope(settings: &Settings, recipient: &RecipientSettings) -> Vec<String> {
+    match recipient.scope() {
+        RecipientScope::Influencer { accounts } => accounts,
+        RecipientScope::Brand { campaign } => settings
+            .campaign(&campaign)
+            .map(|c| c.accounts.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Builds the recipient's digest as of `now`.
+///
+/// # Errors
+/// The store cannot be read.
+pub async fn compose_digest(
+    store: &Store,
+    settings: &Settings,
+    recipient: &RecipientSettings,
+    now: DateTime<Utc>,
+) -> Result<Digest, StoreError> {
+    let scope = match recipient.scope() {
+        RecipientScope::Influencer { accounts } => QuestionScope::Accounts(accounts),
+        RecipientScope::Brand { campaign } => QuestionScope::Campaign(campaign),
+    };
+    let questions = store.open_product_questions(&scope).await?;
+    let keys: Vec<i64> = questions.iter().map(|q| q.comment_key).collect();
+    let listed_before = store.listed_before(&recipient.name, &keys).await?;
+    let totals = store.totals(&scope).await?;
+    let health = health_notes(store, settings, recipient, now).await?;
+    let options = DigestOptions {
+        recipient: recipient.name.clone(),
+        timezone: recipient.timezone,
+        language: recipient.language,
+        min_age: Duration::minutes(recipient.min_question_age_minutes as i64),
+        sla: Duration::hours(recipient.sla_hours as i64),
+        templates: settings
+            .campaigns
+            .iter()
+            .map(|c| (c.name.clone(), c.answer_templates.clone()))
+            .collect::<HashMap<_, _>>(),
+    };
+    let input = DigestInput {
+        questions,
+        listed_before,
+        totals,
+        health,
+    };
+    Ok(build_digest(&options, input, now))
+}
+
+/// The silent failures in the recipient's scope: failing or stale polls, posts where the platform
+/// shows more comments than were fetched, and this recipient's failing channels.
+async fn health_notes(
+    store: &Store,
+    settings: &Settings,
+    recipient: &RecipientSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<HealthNote>, StoreError> {
+    let accounts = accounts_in_scope(settings, recipient);
+    let stale_after = Duration::seconds((settings.worker.poll_interval_secs as i64 * 3).max(3600));
+    let mut notes = Vec::new();
+    for health in store.account_health().await? {
+        if !accounts.contains(&health.name) {
+            continue;
+        }
+        let last_success = health
+            .last_success_at
+            .and_then(|t| DateTime::from_timestamp(t, 0));
+        if health.fail_count > 0 {
+            notes.push(HealthNote::PollFailing {
+                account: health.name.clone(),
+                failures: health.fail_count,
+                error: health.last_error.clone().unwrap_or_default(),
+            });
+        } else if last_success.is_none_or(|t| now - t > stale_after) {
+            notes.push(HealthNote::PollStale {
+                account: health.name.clone(),
+                last_success,
+            });
+        }
+    }
+    notes.extend(
+        store
+            .count_gaps(&accounts)
+            .await?
+            .into_iter()
+            .map(HealthNote::CountGap),
+    );
+    notes.extend(
+        store
+            .failing_deliveries(&recipient.name, FAILING_DELIVERY_ATTEMPTS)
+            .await?
+            .into_iter()
+            .map(HealthNote::DeliveryFailing),
+    );
+    Ok(notes)
+}
