@@ -414,3 +414,123 @@ async fn a_channel_that_keeps_failing_is_kept_pending_and_reported() {
         "the digest reports it: {text}"
     );
 }
+
+/// `triage digest send` is SIGKILLed while the webhook receiver holds its request (the digest is
+/// rendered, the send is in flight); the restart sends the stored digest, and a further run sends
+/// nothing: one delivery per period, deduplicable by its idempotency key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_killed_in_flight_is_delivered_exactly_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded_store(&dir.path().join("triage.db")).await;
+    store.close().await;
+    let (url, receiver) = start_receiver().await;
+    *receiver.hold_first.lock().unwrap() = Some(Duration::from_secs(5));
+    let config = dir.path().join("triage.toml");
+    let settings_text =
+        format!("\n[[recipients.channels]]\ntype = \"webhook\"\nurl = \"{url}/hook\"\n");
+    settings(dir.path(), 1, &settings_text);
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap().replacen(
+            "[smtp]",
+            "database = \"triage.db\"\n\n[smtp]",
+            1,
+        ),
+    )
+    .unwrap();
+    let send = {
+        let config = config.clone();
+        move |kill_after: Option<Duration>| {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+                .arg("--config")
+                .arg(&config)
+                .args(["digest", "send", "--recipient", "jess"])
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            match kill_after {
+                Some(after) => {
+                    std::thread::sleep(after);
+                    child.kill().unwrap();
+                    child.wait().unwrap()
+                }
+                None => child.wait().unwrap(),
+            }
+        }
+    };
+    let first = send.clone();
+    tokio::task::spawn_blocking(move || first(Some(Duration::from_millis(1500))))
+        .await
+        .unwrap();
+    assert!(
+        receiver.accepted.lock().unwrap().is_empty(),
+        "the held send never completed"
+    );
+    let second = send.clone();
+    let status = tokio::task::spawn_blocking(move || second(None))
+        .await
+        .unwrap();
+    assert!(status.success());
+    let third = send.clone();
+    let status = tokio::task::spawn_blocking(move || third(None))
+        .await
+        .unwrap();
+    assert!(status.success());
+
+    // Let the held request finish if the server kept processing it after the client died: that
+    // is the one window a ledger cannot close, and the shared idempotency key closes it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let accepted = receiver.accepted.lock().unwrap().clone();
+    let keys: std::collections::HashSet<&String> = accepted
+        .iter()
+        .map(|(_, h, _)| &h["idempotency-key"])
+        .collect();
+    assert!(
+        !accepted.is_empty() && accepted.len() <= 2,
+        "{} deliveries",
+        accepted.len()
+    );
+    assert_eq!(
+        keys.len(),
+        1,
+        "every attempt of the period carries the same idempotency key"
+    );
+    let store = Store::open(&dir.path().join("triage.db")).await.unwrap();
+    let deliveries = store.deliveries_of("jess").await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].2, "sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_emails_its_digest_through_a_local_relay() {
+    let (port, mailbox) = start_smtp();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+            .args([
+                "demo",
+                "--smtp",
+                &format!("127.0.0.1:{port}"),
+                "--to",
+                "brand@example.com",
+            ])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let raw = mailbox.0.lock().unwrap().clone();
+    assert_eq!(raw.len(), 1);
+    let message = mail_parser::MessageParser::default()
+        .parse(&raw[0])
+        .unwrap();
+    assert!(message.subject().unwrap().contains("open product question"));
+    assert!(message.body_html(0).unwrap().contains("<!DOCTYPE html>"));
+}
