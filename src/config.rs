@@ -760,3 +760,16 @@ token_env = "TOKEN_JESS"
         assert!(!campaign.covers("other", &media("#ad")));
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/triage.example.toml");
+        let settings = Settings::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.recipients.len(), 2);
+        assert_eq!(settings.recipients[0].channels.len(), 2);
+    }
+}
