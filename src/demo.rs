@@ -7,6 +7,7 @@
 //! and prints the brand's digest with a summary whose counts can be checked against the
 //! simulator's own ground truth.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -43,12 +44,12 @@ pub struct DemoOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoReport {
     pub totals: Totals,
-    /// Comments and replies the simulator shows at the end.
+    /// Comments and replies the simulator shows on the campaign's posts at the end.
     pub simulator_comments: usize,
     /// Top-level audience comments the simulator generated as product questions.
     pub simulator_product_questions: usize,
-    /// Of those, answered by the owner by the end.
-    pub simulator_answered: usize,
+    /// Of those, how many the classifier flagged as product questions.
+    pub planted_found: usize,
     pub digest: String,
 }
 
@@ -137,27 +138,40 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
     }
     let digest = rendered.text;
 
+    // Compare with the simulator's ground truth on the campaign's posts (the only ones polled).
     let truth = sim.ground_truth();
+    let stored = store.all_comments().await?;
+    let campaign_posts: HashSet<&str> = stored.iter().map(|c| c.post_external_id.as_str()).collect();
+    let found: HashSet<&str> = stored
+        .iter()
+        .filter(|c| c.label.is_product_question())
+        .map(|c| c.external_id.as_str())
+        .collect();
     let planted: Vec<_> = truth
         .iter()
+        .filter(|c| campaign_posts.contains(c.media_id.as_str()))
         .filter(|c| c.parent_id.is_none() && !c.by_owner && !c.by_brand)
         .filter(|c| c.intended.is_product_question())
         .collect();
     let report = DemoReport {
         totals,
-        simulator_comments: truth.len(),
-        simulator_product_questions: planted.len(),
-        simulator_answered: planted
+        simulator_comments: truth
             .iter()
-            .filter(|c| c.answered_by_owner_at.is_some())
+            .filter(|c| campaign_posts.contains(c.media_id.as_str()))
+            .count(),
+        simulator_product_questions: planted.len(),
+        planted_found: planted
+            .iter()
+            .filter(|c| found.contains(c.id.as_str()))
             .count(),
         digest,
     };
     println!(
-        "summary: {} comments seen (simulator: {}) · {} product questions found (simulator planted {}) · {} answered · {} still open · {:.1}s",
+        "summary: {} comments seen (simulator: {}) · {} product questions found ({} of the {} the simulator planted) · {} answered · {} still open · {:.1}s",
         report.totals.comments,
         report.simulator_comments,
         report.totals.product_questions,
+        report.planted_found,
         report.simulator_product_questions,
         report.totals.answered_product_questions,
         report.totals.open_product_questions,
