@@ -13,6 +13,7 @@
 //! so that a PostgreSQL backend can follow.
 
 mod accounts;
+mod audit;
 mod comments;
 mod queries;
 
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use audit::{AnswerRole, AuditAnswer, AuditComment, AuditPost, AuditWindow};
 pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
 pub use queries::{OpenQuestion, QuestionScope, StoredComment, Totals};
 
