@@ -103,7 +103,7 @@ pub fn build_digest(
 }
 
 /// Instagram opens a comment at `<post permalink>c/<comment id>/`.
-fn comment_link(platform: &str, permalink: &str, comment_id: &str) -> Option<String> {
+pub(crate) fn comment_link(platform: &str, permalink: &str, comment_id: &str) -> Option<String> {
     match platform {
         "instagram" => {
             let base = permalink.trim_end_matches('/');

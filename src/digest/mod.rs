@@ -7,5 +7,7 @@
 mod build;
 mod render;
 
+pub(crate) use build::comment_link;
 pub use build::{Digest, DigestQuestion, PostGroup, build_digest, format_age};
 pub use render::{Format, render_digest, shorten};
+pub(crate) use render::{clean_line, html_escape};
