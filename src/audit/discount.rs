@@ -71,7 +71,7 @@ pub fn detect_discount(
         .find(|code| !code.is_empty() && contains_word(text, code))
         .cloned();
     let code_word = CODE_WORD.is_match(text);
-    if FAILURE.is_match(text) && (code_word || code.is_some()) {
+    if (code_word || code.is_some()) && FAILURE.is_match(text) {
         return Some((DiscountKind::BrokenCode, code));
     }
     if label.is_question() && (label.category() == Some(Category::Discount) || code_word) {

@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 
 use super::model::{
-    Audit, DISPLAY_COLUMNS, Metrics, QuestionStatus, display_values, format_rate, format_secs,
-    money,
+    Audit, DISPLAY_COLUMNS, LIST_LIMIT, Metrics, QuestionStatus, display_values, format_rate,
+    format_secs, money,
 };
 use crate::digest::{clean_line, html_escape, shorten};
 use crate::domain::Category;
@@ -47,8 +47,11 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .charts{display:flex;flex-wrap:wrap;gap:24px}
 .chart{border:1px solid #dde3ea;border-radius:8px;padding:8px}
 .chart h3{font-size:14px;margin:0 0 6px}
-table{border-collapse:collapse;width:100%;font-size:13px}
+table{border-collapse:collapse;width:100%;font-size:12px}
+.wide{overflow-x:auto}
 th,td{border-bottom:1px solid #e8ecf1;padding:4px 6px;text-align:right;vertical-align:top}
+td{white-space:nowrap}th{font-size:11px;font-weight:600}
+td.l{white-space:normal;min-width:180px}
 th{background:#f4f6f9;position:sticky;top:0}
 td.l,th.l{text-align:left}
 tr.creator td{font-weight:600;background:#fafbfc}
@@ -317,7 +320,7 @@ fn metric_cells(m: &Metrics) -> String {
 fn creator_table(out: &mut String, audit: &Audit) {
     let _ = writeln!(
         out,
-        "<h2>Per creator and per post</h2><p class=\"meta\">Revenue at risk in {}, an estimate: {}.</p><table id=\"creators\"><thead><tr><th class=\"l\">creator / post</th>{}</tr></thead><tbody>",
+        "<h2>Per creator and per post</h2><p class=\"meta\">Revenue at risk in {}, an estimate: {}.</p><div class=\"wide\"><table id=\"creators\"><thead><tr><th class=\"l\">creator / post</th>{}</tr></thead><tbody>",
         esc(&audit.assumptions.currency),
         esc(&audit.assumptions.revenue_formula),
         DISPLAY_COLUMNS
@@ -348,7 +351,7 @@ fn creator_table(out: &mut String, audit: &Audit) {
     }
     let _ = writeln!(
         out,
-        "<tr class=\"total\"><td class=\"l\">Campaign</td>{}</tr></tbody></table>",
+        "<tr class=\"total\"><td class=\"l\">Campaign</td>{}</tr></tbody></table></div>",
         metric_cells(&audit.totals)
     );
 }
@@ -368,7 +371,7 @@ fn discount_table(out: &mut String, audit: &Audit) {
          <th class=\"l\">asked</th><th class=\"l\">code</th><th class=\"l\">status</th>\
          <th class=\"l\">author</th><th class=\"l\">comment</th></tr></thead><tbody>\n",
     );
-    for alert in &audit.discount_alerts {
+    for alert in audit.discount_alerts.iter().take(LIST_LIMIT) {
         let _ = writeln!(
             out,
             "<tr><td class=\"l alert\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}</td><td class=\"l\">@{}</td><td class=\"text\">{}</td></tr>",
@@ -390,6 +393,17 @@ fn discount_table(out: &mut String, audit: &Audit) {
         );
     }
     out.push_str("</tbody></table>\n");
+    more_note(out, audit.discount_alerts.len());
+}
+
+fn more_note(out: &mut String, total: usize) {
+    if total > LIST_LIMIT {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\">… and {} more, oldest shown first: the CSV and JSON exports list every one.</p>",
+            total - LIST_LIMIT
+        );
+    }
 }
 
 fn missed_table(out: &mut String, audit: &Audit) {
@@ -408,7 +422,8 @@ fn missed_table(out: &mut String, audit: &Audit) {
          <th>age</th><th class=\"l\">status</th><th class=\"l\">author</th><th class=\"l\">question</th>\
          </tr></thead><tbody>\n",
     );
-    for q in missed {
+    let total = missed.len();
+    for q in missed.into_iter().take(LIST_LIMIT) {
         let status = match q.status {
             QuestionStatus::AnsweredOnlyByCommunity => "only another commenter replied",
             _ => "no reply",
@@ -426,4 +441,5 @@ fn missed_table(out: &mut String, audit: &Audit) {
         );
     }
     out.push_str("</tbody></table>\n");
+    more_note(out, total);
 }

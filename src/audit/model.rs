@@ -594,6 +594,10 @@ pub fn display_values(m: &Metrics) -> [String; 15] {
     ]
 }
 
+/// Longest list of missed questions or discount alerts the table and the HTML report show; the
+/// CSV and the JSON always list every one.
+pub const LIST_LIMIT: usize = 500;
+
 /// `45m`, `3h 05m`, `2d 4h` for a duration in seconds; `–` for none.
 pub fn format_secs(secs: Option<i64>) -> String {
     secs.map_or("–".to_owned(), |s| {

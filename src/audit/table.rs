@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::model::{Audit, DISPLAY_COLUMNS, Metrics, display_values, format_secs};
+use super::model::{Audit, DISPLAY_COLUMNS, LIST_LIMIT, Metrics, display_values, format_secs};
 use crate::digest::{clean_line, shorten};
 
 const LABEL_WIDTH: usize = 30;
@@ -102,7 +102,7 @@ pub fn render_table(audit: &Audit) -> String {
     if audit.discount_alerts.is_empty() {
         let _ = writeln!(out, "  none");
     }
-    for alert in &audit.discount_alerts {
+    for alert in audit.discount_alerts.iter().take(LIST_LIMIT) {
         let _ = writeln!(
             out,
             "  ! {} · {} · {} · {}{} · @{}: {}",
@@ -127,12 +127,14 @@ pub fn render_table(audit: &Audit) -> String {
         }
     }
 
+    more_line(&mut out, audit.discount_alerts.len());
     let missed = audit.missed_questions();
     let _ = writeln!(out, "\nMissed questions ({}, oldest first):", missed.len());
     if missed.is_empty() {
         let _ = writeln!(out, "  none");
     }
-    for q in missed {
+    let total = missed.len();
+    for q in missed.into_iter().take(LIST_LIMIT) {
         let _ = writeln!(
             out,
             "  • [{}] {} old{} · {} · @{}: {}{}",
@@ -152,5 +154,16 @@ pub fn render_table(audit: &Audit) -> String {
             let _ = writeln!(out, "      {}", clean_line(link));
         }
     }
+    more_line(&mut out, total);
     out
+}
+
+fn more_line(out: &mut String, total: usize) {
+    if total > LIST_LIMIT {
+        let _ = writeln!(
+            out,
+            "  … and {} more: --format csv or json lists every one",
+            total - LIST_LIMIT
+        );
+    }
 }
