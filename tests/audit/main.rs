@@ -2,6 +2,7 @@
 //! (CSV safety, HTML escaping, JSON round trip, the HTML report in headless Chromium).
 
 mod chromium;
+mod demo;
 mod fixture;
 mod formats;
 mod metrics;
