@@ -130,6 +130,23 @@ enum Command {
     },
     /// Poll health of every account.
     Status,
+    /// Audit a campaign: answers, response times, missed questions and revenue at risk per creator
+    /// and post.
+    Audit {
+        #[arg(long)]
+        campaign: String,
+        /// First day of the questions audited (UTC, inclusive), `YYYY-MM-DD`.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Last day of the questions audited (UTC, inclusive), `YYYY-MM-DD`.
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = crate::audit::AuditFormat::Table)]
+        format: crate::audit::AuditFormat,
+        /// Write to this file (CSV: and the summary beside it, as FILE.summary.csv).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 impl Cli {
@@ -242,6 +259,24 @@ impl Cli {
                 } else {
                     print!("{report}");
                 }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Audit {
+                campaign,
+                since,
+                until,
+                format,
+                out,
+            } => {
+                let settings = Settings::load(&self.config)?;
+                let request = crate::audit::AuditRequest {
+                    campaign,
+                    since,
+                    until,
+                    format,
+                    out,
+                };
+                print!("{}", crate::audit::run_audit(&settings, &request).await?);
                 Ok(ExitCode::SUCCESS)
             }
             Command::Status => {

@@ -219,6 +219,29 @@ pub struct CampaignSettings {
     /// replaced by the asker's handle. E.g. `price = "Hi @{author}! It's $29 at glowlab.com"`.
     #[serde(default)]
     pub answer_templates: std::collections::BTreeMap<crate::domain::Category, String>,
+    /// Average order value for the audit's "revenue at risk" estimate, in `currency` units
+    /// (e.g. `42.5`). Default 50 when unset; the report says when the default is in use.
+    #[serde(default)]
+    pub average_order_value: Option<f64>,
+    /// Share of answered product questions that turn into an order, between 0 and 1 (e.g. `0.08`
+    /// for 8 %). Default 0.1 when unset; the report says when the default is in use.
+    #[serde(default)]
+    pub conversion_share: Option<f64>,
+    /// ISO 4217 code of the order value, e.g. `EUR`. Only a label. Default `USD`.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// How long a question may wait for an answer before the audit counts it as past the SLA.
+    /// Hours, default 24.
+    #[serde(default = "default_sla_hours")]
+    pub sla_hours: u64,
+    /// The campaign's discount codes (case-insensitive), e.g. `["JESS15"]`: comments naming one, or
+    /// saying a code does not work, are escalated in the audit. Default none.
+    #[serde(default)]
+    pub discount_codes: Vec<String>,
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
 }
 
 impl CampaignSettings {
@@ -511,6 +534,24 @@ impl Settings {
             {
                 return Err((format!("campaigns[{i}].ends"), "is before starts".into()));
             }
+            if campaign
+                .average_order_value
+                .is_some_and(|v| !(v.is_finite() && v >= 0.0))
+            {
+                return Err((
+                    format!("campaigns[{i}].average_order_value"),
+                    "must be a number >= 0".into(),
+                ));
+            }
+            if campaign
+                .conversion_share
+                .is_some_and(|v| !(0.0..=1.0).contains(&v))
+            {
+                return Err((
+                    format!("campaigns[{i}].conversion_share"),
+                    "must be between 0 and 1 (0.1 means 10 %)".into(),
+                ));
+            }
         }
         let mut recipients = HashSet::new();
         for (i, recipient) in self.recipients.iter().enumerate() {
@@ -746,6 +787,11 @@ token_env = "TOKEN_JESS"
             ends: None,
             product_terms: vec![],
             answer_templates: Default::default(),
+            average_order_value: None,
+            conversion_share: None,
+            currency: default_currency(),
+            sla_hours: default_sla_hours(),
+            discount_codes: vec![],
         };
         let media = |caption: &str| Media {
             external_id: "1".into(),

@@ -141,7 +141,8 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
     // Compare with the simulator's ground truth on the campaign's posts (the only ones polled).
     let truth = sim.ground_truth();
     let stored = store.all_comments().await?;
-    let campaign_posts: HashSet<&str> = stored.iter().map(|c| c.post_external_id.as_str()).collect();
+    let campaign_posts: HashSet<&str> =
+        stored.iter().map(|c| c.post_external_id.as_str()).collect();
     let found: HashSet<&str> = stored
         .iter()
         .filter(|c| c.label.is_product_question())

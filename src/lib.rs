@@ -14,6 +14,7 @@
 //! `sim` is the loopback platform simulator used by the demo, the tests and users without API
 //! access; `config` loads the TOML settings; `cli` dispatches the `triage` subcommands.
 
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod config;

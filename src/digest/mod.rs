@@ -19,6 +19,7 @@ mod render;
 pub mod schedule;
 mod words;
 
+pub(crate) use build::comment_link;
 pub use build::{
     Digest, DigestInput, DigestOptions, DigestQuestion, GROUP_THRESHOLD, HealthNote, Language,
     PostGroup, QuestionGroup, build_digest, format_age,
@@ -26,4 +27,5 @@ pub use build::{
 pub use compose::{accounts_in_scope, compose_digest};
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use render::{Format, render_digest, shorten, subject};
+pub(crate) use render::{clean_line, html_escape};
 pub use words::Words;

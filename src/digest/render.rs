@@ -341,7 +341,7 @@ pub fn shorten(text: &str, max: usize) -> String {
 
 /// One display line: newlines and tabs become spaces; control characters, zero-width-free bidi
 /// overrides and isolates are dropped so the text cannot reorder or restyle what follows it.
-fn clean_line(text: &str) -> String {
+pub(crate) fn clean_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last_space = false;
     for c in text.chars() {

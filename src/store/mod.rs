@@ -13,6 +13,7 @@
 //! so that a PostgreSQL backend can follow.
 
 mod accounts;
+mod audit;
 mod comments;
 mod deliveries;
 mod queries;
@@ -25,6 +26,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use audit::{AnswerRole, AuditAnswer, AuditComment, AuditPost, AuditWindow};
 pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
 pub use deliveries::{CountGap, FailingDelivery, PendingDelivery};
 pub use queries::{OpenQuestion, QuestionScope, StoredComment, Totals};
