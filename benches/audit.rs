@@ -188,7 +188,7 @@ async fn main() {
 
     let now = start + Duration::days(60);
     // Where the time goes: the two store queries, then the metrics.
-    let watch: Vec<String> = comment_triage::audit::discount::WATCH_TERMS
+    let watch: Vec<String> = comment_triage::classify::discount::WATCH_TERMS
         .iter()
         .map(|t| t.to_string())
         .chain(["GLOW15".to_owned()])

@@ -255,7 +255,7 @@ pub fn demo_config(sim: &SimHandle, base_url: &str, database: &str) -> String {
         ));
     }
     out.push_str(&format!(
-        "\n[[campaigns]]\nname = \"demo\"\nbrand = \"GlowLab\"\nbrand_handle = \"{}\"\naccounts = [{}]\nhashtags = [\"#ad\", \"#sponsored\"]\nmentions = [\"@{}\"]\nproduct_terms = [\"serum\", \"glowlab\"]\n\n[campaigns.answer_templates]\nprice = \"Hi @{{author}}! It's $29 (30 ml) at glowlab.com, code GLOW15 takes 15% off 💛\"\navailability = \"Hi @{{author}}! Link in bio, or glowlab.com/shop 💛\"\nshipping = \"Hi @{{author}}! GlowLab ships to the US, Canada, the UK and the EU 🌍\"\ndiscount = \"Hi @{{author}}! GLOW15 gives 15% off at checkout; if it fails, DM us and we'll fix it\"\n",
+        "\n[[campaigns]]\nname = \"demo\"\nbrand = \"GlowLab\"\nbrand_handle = \"{}\"\naccounts = [{}]\nhashtags = [\"#ad\", \"#sponsored\"]\nmentions = [\"@{}\"]\nproduct_terms = [\"serum\", \"glowlab\"]\ndiscount_codes = [\"JESS15\", \"GRACE15\"]\n\n[campaigns.answer_templates]\nprice = \"Hi @{{author}}! It's $29 (30 ml) at glowlab.com, code GLOW15 takes 15% off 💛\"\navailability = \"Hi @{{author}}! Link in bio, or glowlab.com/shop 💛\"\nshipping = \"Hi @{{author}}! GlowLab ships to the US, Canada, the UK and the EU 🌍\"\ndiscount = \"Hi @{{author}}! GLOW15 gives 15% off at checkout; if it fails, DM us and we'll fix it\"\n",
         brand.username,
         names
             .iter()

@@ -17,7 +17,6 @@
 //! escapes it for its own reader.
 
 pub mod csv;
-pub mod discount;
 pub mod html;
 pub mod json;
 pub mod model;
@@ -27,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
-pub use discount::DiscountKind;
+pub use crate::classify::discount::DiscountKind;
 pub use model::{Audit, Metrics, QuestionRecord, QuestionStatus, build_audit};
 
 use crate::config::Settings;
@@ -120,7 +119,9 @@ pub async fn audit_campaign(
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-    let mut watch: Vec<String> = discount::WATCH_TERMS.map(str::to_owned).to_vec();
+    let mut watch: Vec<String> = crate::classify::discount::WATCH_TERMS
+        .map(str::to_owned)
+        .to_vec();
     watch.extend(campaign_settings.discount_codes.iter().cloned());
     let posts = store.audit_posts(campaign, window).await?;
     let comments = store.audit_comments(campaign, window, &watch).await?;

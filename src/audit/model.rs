@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::discount::{DiscountKind, detect_discount};
+use crate::classify::discount::{DiscountKind, detect_discount};
 use crate::config::CampaignSettings;
 use crate::digest::comment_link;
 use crate::domain::Category;

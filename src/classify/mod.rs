@@ -21,6 +21,7 @@
 //! matched patterns) lives in a thread-local buffer, so classifying does not allocate.
 
 mod decide;
+pub mod discount;
 pub mod eval;
 pub mod jsonl;
 mod normalize;

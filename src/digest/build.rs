@@ -47,6 +47,21 @@ pub struct DigestInput {
     pub listed_before: HashSet<i64>,
     pub totals: Totals,
     pub health: Vec<HealthNote>,
+    /// Comments from the last day saying a discount code does not work.
+    pub discount_alerts: Vec<DiscountAlert>,
+}
+
+/// A comment saying a discount code does not work: every sale it touches is lost until the code
+/// is fixed, so it leads the digest the day it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscountAlert {
+    pub account: String,
+    pub author: String,
+    pub text: String,
+    /// The campaign code the comment names, if it names one.
+    pub code: Option<String>,
+    pub link: Option<String>,
+    pub age: Duration,
 }
 
 /// One recipient's digest at one moment.
@@ -59,6 +74,7 @@ pub struct Digest {
     pub totals: Totals,
     pub posts: Vec<PostGroup>,
     pub health: Vec<HealthNote>,
+    pub discount_alerts: Vec<DiscountAlert>,
     /// Open questions younger than the minimum age, left for the next digest.
     pub too_recent: usize,
 }
@@ -230,6 +246,7 @@ pub fn build_digest(options: &DigestOptions, input: DigestInput, now: DateTime<U
         totals: input.totals,
         posts,
         health: input.health,
+        discount_alerts: input.discount_alerts,
         too_recent,
     }
 }

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::build::{Digest, DigestInput, DigestOptions, HealthNote, build_digest};
+use super::build::{
+    Digest, DigestInput, DigestOptions, DiscountAlert, HealthNote, build_digest, comment_link,
+};
+use crate::classify::discount::{DiscountKind, detect_discount};
 use crate::config::{RecipientScope, RecipientSettings, Settings};
 use crate::store::{QuestionScope, Store, StoreError};
 
@@ -42,6 +45,7 @@ pub async fn compose_digest(
     let listed_before = store.listed_before(&recipient.name, &keys).await?;
     let totals = store.totals(&scope).await?;
     let health = health_notes(store, settings, recipient, now).await?;
+    let discount_alerts = discount_alerts(store, settings, recipient, &scope, now).await?;
     let options = DigestOptions {
         recipient: recipient.name.clone(),
         timezone: recipient.timezone,
@@ -59,8 +63,46 @@ pub async fn compose_digest(
         listed_before,
         totals,
         health,
+        discount_alerts,
     };
     Ok(build_digest(&options, input, now))
+}
+
+/// Comments of the last day in the scope that say a discount code does not work.
+async fn discount_alerts(
+    store: &Store,
+    settings: &Settings,
+    recipient: &RecipientSettings,
+    scope: &QuestionScope,
+    now: DateTime<Utc>,
+) -> Result<Vec<DiscountAlert>, StoreError> {
+    let accounts = accounts_in_scope(settings, recipient);
+    let codes: Vec<String> = settings
+        .campaigns
+        .iter()
+        .filter(|c| c.accounts.iter().any(|a| accounts.contains(a)))
+        .flat_map(|c| c.discount_codes.iter().cloned())
+        .collect();
+    let recent = store
+        .recent_audience_comments(scope, now - Duration::hours(24))
+        .await?;
+    Ok(recent
+        .into_iter()
+        .filter_map(|c| {
+            let (kind, code) = detect_discount(&c.text, c.label, &codes)?;
+            (kind == DiscountKind::BrokenCode).then(|| DiscountAlert {
+                link: c
+                    .post_permalink
+                    .as_deref()
+                    .map(|p| comment_link(&c.platform, p, &c.comment_external_id)),
+                account: c.account,
+                author: c.author_handle,
+                text: c.text,
+                code,
+                age: (now - c.created_at).max(Duration::zero()),
+            })
+        })
+        .collect())
 }
 
 /// The silent failures in the recipient's scope: failing or stale polls, posts where the platform

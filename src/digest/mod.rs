@@ -21,8 +21,8 @@ mod words;
 
 pub(crate) use build::comment_link;
 pub use build::{
-    Digest, DigestInput, DigestOptions, DigestQuestion, GROUP_THRESHOLD, HealthNote, Language,
-    PostGroup, QuestionGroup, build_digest, format_age,
+    Digest, DigestInput, DigestOptions, DigestQuestion, DiscountAlert, GROUP_THRESHOLD, HealthNote,
+    Language, PostGroup, QuestionGroup, build_digest, format_age,
 };
 pub use compose::{accounts_in_scope, compose_digest};
 pub use dispatch::{DispatchReport, Dispatcher};

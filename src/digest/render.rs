@@ -70,6 +70,27 @@ fn render_text(digest: &Digest) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", clean_line(&title(digest)));
     let _ = writeln!(out, "{}", words.summary(digest));
+    if !digest.discount_alerts.is_empty() {
+        let _ = writeln!(out, "\n!! {}:", words.discount_title());
+        for alert in &digest.discount_alerts {
+            let _ = writeln!(
+                out,
+                "  • {} · {} · @{}{}: {}",
+                clean_line(&alert.account),
+                words.ago(alert.age),
+                clean_line(&alert.author),
+                alert
+                    .code
+                    .as_deref()
+                    .map(|c| format!(" · {}", clean_line(c)))
+                    .unwrap_or_default(),
+                excerpt(&alert.text)
+            );
+            if let Some(link) = &alert.link {
+                let _ = writeln!(out, "    {}", clean_line(link));
+            }
+        }
+    }
     for post in &digest.posts {
         let _ = writeln!(
             out,
@@ -147,6 +168,25 @@ fn render_markdown(digest: &Digest) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## {}\n", md_escape(&clean_line(&title(digest))));
     let _ = writeln!(out, "**{}**", md_escape(&words.summary(digest)));
+    if !digest.discount_alerts.is_empty() {
+        let _ = writeln!(out, "\n> ⚠ **{}**", md_escape(words.discount_title()));
+        for alert in &digest.discount_alerts {
+            let link = alert
+                .link
+                .as_deref()
+                .map(|l| format!(" · [open](<{}>)", url_for_markdown(l)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "> - {} · {} · @{}: {}{}",
+                md_escape(&clean_line(&alert.account)),
+                words.ago(alert.age),
+                md_escape(&clean_line(&alert.author)),
+                md_escape(&excerpt(&alert.text)),
+                link
+            );
+        }
+    }
     for post in &digest.posts {
         let caption = md_escape(&shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES));
         let heading = match &post.permalink {
@@ -234,6 +274,35 @@ fn render_html(digest: &Digest) -> String {
         "<h1 style=\"font-size:20px;margin:8px 0 16px;\">{}</h1>",
         html_escape(&words.summary(digest))
     );
+    if !digest.discount_alerts.is_empty() {
+        let _ = writeln!(
+            out,
+            "<div style=\"margin:0 0 16px;padding:10px 12px;background:#fde2e2;border-left:4px solid #a11;\"><p style=\"margin:0 0 6px;font-weight:bold;color:#a11;\">{}</p>",
+            html_escape(words.discount_title())
+        );
+        for alert in &digest.discount_alerts {
+            let link = alert
+                .link
+                .as_deref()
+                .map(|l| {
+                    format!(
+                        " · <a href=\"{}\" style=\"color:#a11;\">open</a>",
+                        html_escape(l)
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "<p style=\"margin:0 0 4px;font-size:13px;\">{} · {} · @{}{}<br><bdi>{}</bdi></p>",
+                html_escape(&alert.account),
+                html_escape(&words.ago(alert.age)),
+                html_escape(&alert.author),
+                link,
+                html_escape(&excerpt(&alert.text))
+            );
+        }
+        out.push_str("</div>\n");
+    }
     for post in &digest.posts {
         let caption = html_escape(&shorten(&clean_line(&post.caption), CAPTION_GRAPHEMES));
         let heading = match &post.permalink {

@@ -144,6 +144,13 @@ impl Words {
         }
     }
 
+    pub fn discount_title(&self) -> &'static str {
+        self.pick(
+            "Discount code reported broken: fix it first, a broken code loses every sale it touches",
+            "Código de descuento que no funciona: arréglalo primero, pierde cada venta que toca",
+        )
+    }
+
     pub fn health_title(&self) -> &'static str {
         self.pick("Connection health", "Estado de las conexiones")
     }

@@ -29,7 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use audit::{AnswerRole, AuditAnswer, AuditComment, AuditPost, AuditWindow};
 pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
 pub use deliveries::{CountGap, FailingDelivery, PendingDelivery};
-pub use queries::{OpenQuestion, QuestionScope, StoredComment, Totals};
+pub use queries::{OpenQuestion, QuestionScope, RecentComment, StoredComment, Totals};
 
 /// Errors from the store. The caller can only report them: a storage failure is not retried here.
 #[derive(Debug, thiserror::Error)]

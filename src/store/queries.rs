@@ -219,3 +219,65 @@ impl Store {
             .collect()
     }
 }
+
+/// A recent, unanswered top-level comment from the audience, for same-day alerts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentComment {
+    pub account: String,
+    pub platform: String,
+    pub post_permalink: Option<String>,
+    pub comment_external_id: String,
+    pub author_handle: String,
+    pub text: String,
+    pub label: Label,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Unanswered, visible top-level audience comments in the scope created since `since`,
+    /// whatever their label (a "code doesn't work!" report may not be phrased as a question).
+    ///
+    /// # Errors
+    /// A database error or a row this version cannot read.
+    pub async fn recent_audience_comments(
+        &self,
+        scope: &QuestionScope,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<RecentComment>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT a.name, a.platform, p.permalink, c.external_id, c.author_handle, c.text,
+                    c.label, c.category, c.created_at
+             FROM comments c
+             JOIN posts p ON p.id = c.post_id
+             JOIN accounts a ON a.id = p.account_id
+             WHERE c.parent_external_id IS NULL AND c.author_role = 'audience'
+               AND c.answered_at IS NULL AND c.hidden = 0 AND c.deleted_at IS NULL
+               AND c.created_at >= ",
+        );
+        query.push_bind(super::to_unix(since));
+        push_scope(&mut query, scope);
+        query.push(" ORDER BY c.created_at, c.id");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|row| {
+                let kind: String = row.try_get(6)?;
+                let category: Option<String> = row.try_get(7)?;
+                Ok(RecentComment {
+                    account: row.try_get(0)?,
+                    platform: row.try_get(1)?,
+                    post_permalink: row.try_get(2)?,
+                    comment_external_id: row.try_get(3)?,
+                    author_handle: row.try_get(4)?,
+                    text: row.try_get(5)?,
+                    label: Label::from_parts(&kind, category.as_deref()).map_err(|e| {
+                        StoreError::Corrupt {
+                            table: "comments",
+                            reason: e.to_string(),
+                        }
+                    })?,
+                    created_at: from_unix("comments", row.try_get(8)?)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -35,7 +35,7 @@ async fn seeded_store(path: &Path) -> Store {
         caption: "New serum #ad".into(),
         permalink: Some("https://www.instagram.com/p/C6abc/".into()),
         created_at: now - chrono::Duration::hours(30),
-        comments_count: Some(2),
+        comments_count: Some(3),
     };
     let posts = store
         .upsert_posts(account, &[(media, vec!["spring".into()])])
@@ -58,6 +58,9 @@ async fn seeded_store(path: &Path) -> Store {
             overruled: None,
         },
     };
+    // Not a question, but a broken code: it must lead the digest the same day.
+    let mut broken_code = question("3", "ugh code GLOW15 doesn't work at checkout!!", 2);
+    broken_code.verdict.label = Label::NotQuestion;
     store
         .save_comment_page(
             posts[0],
@@ -96,6 +99,8 @@ token_env = "UNUSED"
 name = "spring"
 brand = "GlowLab"
 accounts = ["jess"]
+
+discount_codes = ["GLOW15"]
 
 [campaigns.answer_templates]
 price = "Hi @{{author}}! It's $29"

@@ -35,6 +35,23 @@ pub fn payload(digest: &Digest) -> Value {
     let summary = words.summary(digest);
     let mut total = summary.chars().count();
     let mut embeds = Vec::new();
+    if !digest.discount_alerts.is_empty() {
+        let lines: Vec<String> = digest
+            .discount_alerts
+            .iter()
+            .map(|a| {
+                format!(
+                    "• @{} · {}: {}",
+                    escape(&a.author),
+                    words.ago(a.age),
+                    escape(&shorten(&a.text, EXCERPT))
+                )
+            })
+            .collect();
+        let description = shorten(&lines.join("\n"), 1_000);
+        total += description.chars().count();
+        embeds.push(json!({"title": shorten(words.discount_title(), 256), "description": description, "color": 0xAA1111}));
+    }
     let mut omitted = 0;
     for post in &digest.posts {
         let questions = post.groups.iter().flat_map(|g| g.questions.iter());

@@ -36,6 +36,25 @@ pub fn payload(digest: &Digest) -> Value {
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": shorten(&summary, 150)}}),
     ];
+    if !digest.discount_alerts.is_empty() {
+        let lines: Vec<String> = digest
+            .discount_alerts
+            .iter()
+            .map(|a| {
+                format!(
+                    "• @{} · {}: {}",
+                    escape(&a.author),
+                    words.ago(a.age),
+                    escape(&shorten(&a.text, EXCERPT))
+                )
+            })
+            .collect();
+        blocks.push(section(format!(
+            ":warning: *{}*\n{}",
+            escape(words.discount_title()),
+            lines.join("\n")
+        )));
+    }
     let mut omitted = 0;
     // Keep room for the health block and an "omitted" note.
     let budget = MAX_BLOCKS - 3;

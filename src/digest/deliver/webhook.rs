@@ -63,6 +63,14 @@ pub fn payload(digest: &Digest, period: &str) -> Value {
             "oldest_age_secs": digest.oldest_age().map(|a| a.num_seconds()),
         },
         "posts": posts,
+        "discount_alerts": digest.discount_alerts.iter().map(|a| json!({
+            "account": a.account,
+            "author": a.author,
+            "text": a.text,
+            "code": a.code,
+            "link": a.link,
+            "age_secs": a.age.num_seconds(),
+        })).collect::<Vec<_>>(),
         "health": digest.health.iter().map(|n| words.health_note(n)).collect::<Vec<_>>(),
     })
 }
