@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use comment_triage::classify::Classifier;
 use comment_triage::config::Settings;
-use comment_triage::demo::{demo_config, demo_scenario, token_env};
+use comment_triage::demo::{demo_config, demo_scenario, sim_tokens};
 use comment_triage::sim::{ScenarioParams, SimOptions, SimServer};
 use comment_triage::store::Store;
 use comment_triage::worker::Worker;
@@ -48,22 +48,12 @@ async fn main() {
     std::fs::write(&path, config).unwrap();
     let settings = Arc::new(Settings::load(&path).unwrap());
     let store = Store::open(&settings.database).await.unwrap();
-    let tokens: Vec<(String, String)> = sim
-        .accounts()
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| (token_env(i), a.token))
-        .collect();
+    let tokens = sim_tokens(&sim);
     let worker = Worker::new(
         settings,
         store.clone(),
         Arc::new(Classifier::builtin().unwrap()),
-        move |name| {
-            tokens
-                .iter()
-                .find(|(e, _)| e == name)
-                .map(|(_, t)| t.clone())
-        },
+        move |name| tokens.get(name).cloned(),
     );
     let started = Instant::now();
     let report = worker.poll_once(&CancellationToken::new()).await;

@@ -7,7 +7,7 @@
 //! and prints the brand's digest with a summary whose counts can be checked against the
 //! simulator's own ground truth.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -98,17 +98,9 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
     let settings = Arc::new(settings);
     let store = Store::open(&database).await?;
     let classifier = Arc::new(crate::cli::classifier_for(&settings)?);
-    let tokens: Vec<(String, String)> = sim
-        .accounts()
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| (token_env(i), a.token))
-        .collect();
+    let tokens = sim_tokens(&sim);
     let worker = Worker::new(settings.clone(), store.clone(), classifier, |name| {
-        tokens
-            .iter()
-            .find(|(env, _)| env == name)
-            .map(|(_, t)| t.clone())
+        tokens.get(name).cloned()
     });
     let cancel = CancellationToken::new();
 
@@ -214,6 +206,15 @@ pub fn standalone_scenario(seed: u64) -> (ScenarioParams, chrono::Duration) {
     let params = demo_scenario(seed);
     let clock = params.start + chrono::Duration::hours(crate::sim::INITIAL_CLOCK_OFFSET_HOURS);
     (params, (Utc::now() - clock).max(chrono::Duration::zero()))
+}
+
+/// The simulator's tokens under the variable names [`demo_config`] gives them.
+pub fn sim_tokens(sim: &SimHandle) -> HashMap<String, String> {
+    sim.accounts()
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (token_env(i), a.token))
+        .collect()
 }
 
 pub fn token_env(index: usize) -> String {

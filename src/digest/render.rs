@@ -171,11 +171,7 @@ fn render_markdown(digest: &Digest) -> String {
     if !digest.discount_alerts.is_empty() {
         let _ = writeln!(out, "\n> ⚠ **{}**", md_escape(words.discount_title()));
         for alert in &digest.discount_alerts {
-            let link = alert
-                .link
-                .as_deref()
-                .map(|l| format!(" · [open](<{}>)", url_for_markdown(l)))
-                .unwrap_or_default();
+            let link = md_open_link(alert.link.as_deref());
             let _ = writeln!(
                 out,
                 "> - {} · {} · @{}: {}{}",
@@ -209,11 +205,7 @@ fn render_markdown(digest: &Digest) -> String {
                 );
             }
             for q in &group.questions {
-                let link = q
-                    .link
-                    .as_deref()
-                    .map(|l| format!(" · [open](<{}>)", url_for_markdown(l)))
-                    .unwrap_or_default();
+                let link = md_open_link(q.link.as_deref());
                 let _ = writeln!(
                     out,
                     "- **{}** · {} · @{} · _{}_: {}{}",
@@ -474,6 +466,12 @@ fn md_escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// ` · [open](<link>)`, or nothing without a link.
+fn md_open_link(link: Option<&str>) -> String {
+    link.map(|l| format!(" · [open](<{}>)", url_for_markdown(l)))
+        .unwrap_or_default()
 }
 
 /// Links go inside `<…>`, where only `<`, `>` and spaces could break out.

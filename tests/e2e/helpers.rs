@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use comment_triage::classify::Classifier;
 use comment_triage::config::{Settings, WorkerSettings};
-use comment_triage::demo::{demo_config, demo_scenario, token_env};
+pub use comment_triage::demo::sim_tokens;
+use comment_triage::demo::{demo_config, demo_scenario};
 use comment_triage::sim::{ScenarioParams, SimHandle, SimOptions, SimServer, TruthComment};
 use comment_triage::store::{Store, StoredComment};
 use comment_triage::worker::{CycleReport, Worker};
@@ -57,14 +58,6 @@ pub async fn spawn_app(
         worker,
         _dir: dir,
     }
-}
-
-pub fn sim_tokens(sim: &SimHandle) -> HashMap<String, String> {
-    sim.accounts()
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| (token_env(i), a.token))
-        .collect()
 }
 
 pub fn worker_for(sim: &SimHandle, settings: &Arc<Settings>, store: &Store) -> Worker {
