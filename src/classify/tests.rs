@@ -278,3 +278,25 @@ fn questions_about_the_creator_or_a_place_and_wishes_are_not_product_questions()
         Label::ProductQuestion(Category::Availability)
     );
 }
+
+#[test]
+fn song_links_opinion_asks_and_no_answer_complaints() {
+    let c = classifier();
+    assert_eq!(
+        label(&c, "where can I get the full version of this song?"),
+        Label::OtherQuestion
+    );
+    assert_eq!(
+        label(&c, "so pretty!! btw does it stain the lips?"),
+        Label::ProductQuestion(Category::Usage)
+    );
+    assert!(label(&c, "just ordered one, do you recommend the case too").is_product_question());
+    assert_eq!(
+        label(&c, "@shop still haven't had any reply from you about it"),
+        Label::ProductQuestion(Category::OrderIssue)
+    );
+    assert_eq!(
+        label(&c, "lol because you talk like a robot? 😂"),
+        Label::NotQuestion
+    );
+}
