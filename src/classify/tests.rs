@@ -217,6 +217,7 @@ fn product_questions_in_spanish_portuguese_french_german_indonesian_arabic_and_h
         ("é vegana?", Category::Ingredients),
         ("aman buat bumil ga kak?", Category::Ingredients),
         ("¿se puede usar de noche?", Category::Usage),
+        ("¿cuánto dura en los labios?", Category::Usage),
         ("tu l'appliques avant ou après la crème ?", Category::Usage),
         ("tem cupom de desconto?", Category::Discount),
         ("el cupón no sirve", Category::Discount),
@@ -266,6 +267,8 @@ fn questions_about_the_creator_or_a_place_and_wishes_are_not_product_questions()
         "tempatnya dimana kak?",
         "¿dónde es ese lugar?",
         "where is this beach?",
+        "gibt es ein Video dazu?",
+        "onde você mora?",
     ] {
         assert_eq!(label(&c, text), Label::OtherQuestion, "{text}");
     }
