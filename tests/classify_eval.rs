@@ -48,23 +48,23 @@ fn dev_corpus_meets_the_quality_targets() {
             "{what} = {value:.3}, below the floor {floor}"
         );
     };
-    at_least("product precision", all.product_question.precision, 0.90);
-    at_least("product recall", all.product_question.recall, 0.86);
-    at_least("product F1", all.product_question.f1, 0.88);
-    at_least("any-question F1", all.any_question.f1, 0.91);
-    at_least("3-way accuracy", all.accuracy_3way, 0.88);
-    at_least("category accuracy (found)", all.category_accuracy, 0.82);
+    at_least("product precision", all.product_question.precision, 0.909);
+    at_least("product recall", all.product_question.recall, 0.883);
+    at_least("product F1", all.product_question.f1, 0.896);
+    at_least("any-question F1", all.any_question.f1, 0.92);
+    at_least("3-way accuracy", all.accuracy_3way, 0.891);
+    at_least("category accuracy (found)", all.category_accuracy, 0.821);
     at_least(
         "category accuracy (all gold)",
         all.category_accuracy_strict,
-        0.70,
+        0.725,
     );
     for (lang, slice) in &report.by_language {
         if slice.gold_product_questions >= 10 {
             let floor = match lang.as_str() {
-                "en" => 0.86,
-                "id" => 0.95,
-                "pt" => 0.94,
+                "en" => 0.872,
+                "id" => 0.964,
+                "pt" => 0.971,
                 "vi" => 0.98,
                 _ => 0.75,
             };

@@ -193,3 +193,113 @@ fn classifier_is_send_and_sync_and_shared_across_threads() {
         .collect();
     assert!(handles.into_iter().all(|h| h.join().unwrap()));
 }
+
+#[test]
+fn product_questions_in_spanish_portuguese_french_german_indonesian_arabic_and_hebrew() {
+    let c = classifier();
+    for (text, category) in [
+        ("¿dónde la consigo? 🙏", Category::Availability),
+        ("link por favor", Category::Availability),
+        ("le lien svp", Category::Availability),
+        ("wo bekomme ich das?", Category::Availability),
+        ("איפה קונים את זה?", Category::Availability),
+        ("qual é o preço?", Category::Price),
+        ("wie teuer war das?", Category::Price),
+        ("كم سعر هذا؟", Category::Price),
+        ("berapa sis?", Category::Price),
+        ("¿hacen envíos a Perú?", Category::Shipping),
+        ("vocês enviam para Angola?", Category::Shipping),
+        ("liefert ihr auch nach Deutschland?", Category::Shipping),
+        ("ongkir ke medan berapa kak?", Category::Shipping),
+        ("combien de ml dans le flacon ?", Category::Sizing),
+        ("welche Farbe ist das?", Category::Sizing),
+        ("¿sirve para piel grasa?", Category::Ingredients),
+        ("é vegana?", Category::Ingredients),
+        ("aman buat bumil ga kak?", Category::Ingredients),
+        ("¿se puede usar de noche?", Category::Usage),
+        ("¿cuánto dura en los labios?", Category::Usage),
+        ("tu l'appliques avant ou après la crème ?", Category::Usage),
+        ("tem cupom de desconto?", Category::Discount),
+        ("el cupón no sirve", Category::Discount),
+        ("kemasan baru ya kak?", Category::Other),
+        (
+            "compré hace tres semanas y todavía nada",
+            Category::OrderIssue,
+        ),
+        (
+            "comprei faz duas semanas e até agora nada",
+            Category::OrderIssue,
+        ),
+    ] {
+        assert_eq!(label(&c, text), Label::ProductQuestion(category), "{text}");
+    }
+}
+
+#[test]
+fn english_product_questions_without_a_question_mark() {
+    let c = classifier();
+    for (text, category) in [
+        ("omg is it alcohol free", Category::Ingredients),
+        ("does the serum contain fragrance?", Category::Ingredients),
+        ("hi is delivery free", Category::Shipping),
+        ("do you guys ship to ireland", Category::Shipping),
+        ("how long does delivery take to the uk?", Category::Shipping),
+        ("ok so what shade are you wearing", Category::Sizing),
+        ("wait is it sold at boots", Category::Availability),
+        ("could i find it on ebay?", Category::Availability),
+        ("HOW MUCH 😭", Category::Price),
+        ("day or night?", Category::Usage),
+        ("is there a discount code", Category::Discount),
+        ("MAYA20 says invalid", Category::Discount),
+        ("did they change the formula?", Category::Other),
+    ] {
+        assert_eq!(label(&c, text), Label::ProductQuestion(category), "{text}");
+    }
+}
+
+#[test]
+fn questions_about_the_creator_or_a_place_and_wishes_are_not_product_questions() {
+    let c = classifier();
+    for text in [
+        "how old are you?",
+        "what mic do you use?",
+        "which editing app do you use?",
+        "tempatnya dimana kak?",
+        "¿dónde es ese lugar?",
+        "where is this beach?",
+        "gibt es ein Video dazu?",
+        "onde você mora?",
+    ] {
+        assert_eq!(label(&c, text), Label::OtherQuestion, "{text}");
+    }
+    assert_eq!(
+        label(&c, "need this in my collection 😍"),
+        Label::NotQuestion
+    );
+    assert_eq!(
+        label(&c, "need this in black"),
+        Label::ProductQuestion(Category::Availability)
+    );
+}
+
+#[test]
+fn song_links_opinion_asks_and_no_answer_complaints() {
+    let c = classifier();
+    assert_eq!(
+        label(&c, "where can I get the full version of this song?"),
+        Label::OtherQuestion
+    );
+    assert_eq!(
+        label(&c, "so pretty!! btw does it stain the lips?"),
+        Label::ProductQuestion(Category::Usage)
+    );
+    assert!(label(&c, "just ordered one, do you recommend the case too").is_product_question());
+    assert_eq!(
+        label(&c, "@shop still haven't had any reply from you about it"),
+        Label::ProductQuestion(Category::OrderIssue)
+    );
+    assert_eq!(
+        label(&c, "lol because you talk like a robot? 😂"),
+        Label::NotQuestion
+    );
+}
