@@ -32,6 +32,7 @@ use crate::config::{AccountSettings, Settings, token_from_env};
 use crate::domain::{Comment, Media, Platform};
 use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
+use crate::platforms::youtube::{self, YoutubeClient};
 use crate::platforms::{PlatformClient, PlatformError};
 use crate::store::{
     AccountKey, ClassifiedComment, PageWriteOutcome, PostKey, Store, StoreError, WalkProgress,
@@ -156,6 +157,7 @@ struct Walk {
 /// A platform client of any supported platform.
 enum AnyClient {
     Instagram(InstagramClient),
+    Youtube(YoutubeClient),
 }
 
 struct AccountRunner {
@@ -267,6 +269,7 @@ impl Worker {
         let result = match &runner.client {
             Err(setup) => Err(PollError::Setup(setup.clone())),
             Ok(AnyClient::Instagram(client)) => self.poll_with(account, key, client, cancel).await,
+            Ok(AnyClient::Youtube(client)) => self.poll_with(account, key, client, cancel).await,
         };
         let result = result.map_err(|e| match e {
             PollError::Platform(source @ PlatformError::TokenRejected { .. }) => {
@@ -619,6 +622,19 @@ fn build_client(
             .map(AnyClient::Instagram)
             .map_err(|e| e.to_string())
         }
+        Platform::Youtube => YoutubeClient::new(
+            &account.api_base_url,
+            token,
+            youtube::Identity {
+                channel_id: account.account_id.clone(),
+                brand_handles,
+            },
+            settings.worker.page_size,
+            youtube::QuotaMeter::new(youtube::DEFAULT_DAILY_UNITS, youtube::CostTable::Flat),
+            policy,
+        )
+        .map(AnyClient::Youtube)
+        .map_err(|e| e.to_string()),
         other => Err(format!(
             "account {:?}: the {other} client is not available in this version yet",
             account.name

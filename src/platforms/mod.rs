@@ -7,6 +7,7 @@
 pub mod http;
 pub mod instagram;
 mod meta;
+pub mod youtube;
 
 use std::future::Future;
 use std::time::Duration;

@@ -3,4 +3,5 @@
 mod cli;
 mod digest;
 mod helpers;
+mod platforms;
 mod poll;
