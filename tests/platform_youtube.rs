@@ -197,7 +197,7 @@ async fn fetch_threads_rereads_threads_and_leaves_out_missing_ones() {
         .collect();
     let mut ids = tops.clone();
     ids.push("UgzNoSuchThread0000004AaABAg".into());
-    let comments = client.fetch_threads(&ids).await.unwrap();
+    let comments = client.fetch_threads("", &ids).await.unwrap();
     let found: HashSet<&str> = comments
         .iter()
         .filter(|c| c.parent_id.is_none())

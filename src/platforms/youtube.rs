@@ -452,7 +452,11 @@ impl PlatformClient for YoutubeClient {
         })
     }
 
-    async fn fetch_threads(&self, comment_ids: &[String]) -> Result<Vec<Comment>, PlatformError> {
+    async fn fetch_threads(
+        &self,
+        _post_id: &str,
+        comment_ids: &[String],
+    ) -> Result<Vec<Comment>, PlatformError> {
         let mut out = Vec::new();
         for chunk in comment_ids.chunks(MAX_IDS) {
             let ids = chunk.join(",");

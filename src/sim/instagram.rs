@@ -55,6 +55,8 @@ pub(crate) struct SimState {
     served: AtomicU64,
     /// YouTube quota units spent per account and simulated Pacific day.
     pub(crate) youtube: super::youtube::QuotaState,
+    /// TikTok calls per account over the last real minute.
+    pub(crate) tiktok: super::tiktok::RateState,
 }
 
 impl SimState {
@@ -75,6 +77,7 @@ impl SimState {
             tokens,
             served: AtomicU64::new(0),
             youtube: super::youtube::QuotaState::default(),
+            tiktok: super::tiktok::RateState::default(),
         }
     }
 
@@ -1035,6 +1038,9 @@ async fn handle(
 ) -> Response {
     if uri.path().starts_with(super::youtube::PREFIX) {
         return super::youtube::answer(&state, &method, &uri, &headers).into_response();
+    }
+    if uri.path().starts_with(super::tiktok::PREFIX) {
+        return super::tiktok::answer(&state, &method, &uri, &headers).into_response();
     }
     state.answer(&method, &uri, &headers).into_response()
 }

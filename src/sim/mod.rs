@@ -42,6 +42,7 @@ mod ids;
 mod instagram;
 mod paging;
 mod scenario;
+mod tiktok;
 mod youtube;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -275,7 +276,7 @@ impl SimHandle {
         match platform {
             Platform::Instagram | Platform::Facebook => self.base_url(),
             Platform::Youtube => format!("{}{}", self.state.origin, youtube::PREFIX),
-            Platform::Tiktok => format!("{}/open_api/v1.3", self.state.origin),
+            Platform::Tiktok => format!("{}{}", self.state.origin, tiktok::PREFIX),
         }
     }
 

@@ -46,6 +46,11 @@ async fn youtube_channels_are_polled_exactly_and_owner_answers_found() {
 }
 
 #[tokio::test]
+async fn tiktok_accounts_are_polled_exactly_and_owner_answers_found() {
+    polls_match_the_simulator(&[Platform::Tiktok], 33).await;
+}
+
+#[tokio::test]
 async fn a_dead_youtube_token_fails_that_channel_only() {
     let app = spawn_app(
         on(&[Platform::Youtube, Platform::Instagram], 32),
