@@ -234,6 +234,20 @@ fn print_poll(title: &str, report: &crate::worker::CycleReport) {
     );
 }
 
+/// The simulator's base URL for a platform, from its Graph base URL (`…/v23.0`): the route
+/// families share one origin.
+fn platform_base_url(graph_base_url: &str, platform: crate::domain::Platform) -> String {
+    use crate::domain::Platform;
+    let origin = graph_base_url
+        .strip_suffix(&format!("/{}", crate::sim::API_VERSION))
+        .unwrap_or(graph_base_url);
+    match platform {
+        Platform::Instagram | Platform::Facebook => graph_base_url.to_owned(),
+        Platform::Youtube => format!("{origin}/youtube/v3"),
+        Platform::Tiktok => format!("{origin}/open_api/v1.3"),
+    }
+}
+
 /// A config for the simulator's accounts: one campaign `demo` sponsored by GlowLab, one recipient
 /// per creator and one for the brand. Account `i`'s token is read from `TRIAGE_DEMO_TOKEN_<i+1>`.
 pub fn demo_config(sim: &SimHandle, base_url: &str, database: &str) -> String {
@@ -248,10 +262,12 @@ pub fn demo_config(sim: &SimHandle, base_url: &str, database: &str) -> String {
     let names: Vec<String> = accounts.iter().map(|a| a.username.clone()).collect();
     for (i, account) in accounts.iter().enumerate() {
         out.push_str(&format!(
-            "\n[[accounts]]\nname = \"{}\"\nplatform = \"instagram\"\naccount_id = \"{}\"\nowner_handle = \"{}\"\napi_base_url = \"{base_url}\"\ntoken_env = \"{}\"\n",
+            "\n[[accounts]]\nname = \"{}\"\nplatform = \"{}\"\naccount_id = \"{}\"\nowner_handle = \"{}\"\napi_base_url = \"{}\"\ntoken_env = \"{}\"\n",
             account.username,
+            account.platform,
             account.id,
             account.username,
+            platform_base_url(base_url, account.platform),
             token_env(i)
         ));
     }

@@ -32,6 +32,8 @@ use crate::config::{AccountSettings, Settings, token_from_env};
 use crate::domain::{Comment, Media, Platform};
 use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
+use crate::platforms::tiktok::TiktokClient;
+use crate::platforms::youtube::{self, YoutubeClient};
 use crate::platforms::{PlatformClient, PlatformError};
 use crate::store::{
     AccountKey, ClassifiedComment, PageWriteOutcome, PostKey, Store, StoreError, WalkProgress,
@@ -156,6 +158,8 @@ struct Walk {
 /// A platform client of any supported platform.
 enum AnyClient {
     Instagram(InstagramClient),
+    Youtube(YoutubeClient),
+    Tiktok(TiktokClient),
 }
 
 struct AccountRunner {
@@ -267,6 +271,8 @@ impl Worker {
         let result = match &runner.client {
             Err(setup) => Err(PollError::Setup(setup.clone())),
             Ok(AnyClient::Instagram(client)) => self.poll_with(account, key, client, cancel).await,
+            Ok(AnyClient::Youtube(client)) => self.poll_with(account, key, client, cancel).await,
+            Ok(AnyClient::Tiktok(client)) => self.poll_with(account, key, client, cancel).await,
         };
         let result = result.map_err(|e| match e {
             PollError::Platform(source @ PlatformError::TokenRejected { .. }) => {
@@ -334,7 +340,12 @@ impl Worker {
             }
         }
 
-        self.refresh_open_threads(client, &keys, cutoff, &walked_threads, &mut outcome)
+        let post_ids: BTreeMap<PostKey, &str> = keys
+            .iter()
+            .zip(&posts)
+            .map(|(key, (media, _))| (*key, media.external_id.as_str()))
+            .collect();
+        self.refresh_open_threads(client, &post_ids, cutoff, &walked_threads, &mut outcome)
             .await?;
         Ok(outcome)
     }
@@ -556,19 +567,21 @@ impl Worker {
     async fn refresh_open_threads<C: PlatformClient>(
         &self,
         client: &C,
-        posts: &[PostKey],
+        posts: &BTreeMap<PostKey, &str>,
         cutoff: DateTime<Utc>,
         already_read: &HashSet<String>,
         outcome: &mut AccountPollOutcome,
     ) -> Result<(), PollError> {
         let mut by_post: BTreeMap<PostKey, Vec<String>> = BTreeMap::new();
-        for (post, id) in self.store.open_threads(posts, cutoff).await? {
+        let keys: Vec<PostKey> = posts.keys().copied().collect();
+        for (post, id) in self.store.open_threads(&keys, cutoff).await? {
             if !already_read.contains(&id) {
                 by_post.entry(post).or_default().push(id);
             }
         }
         for (post, ids) in by_post {
-            let comments = client.fetch_threads(&ids).await?;
+            let post_id = posts.get(&post).copied().unwrap_or_default();
+            let comments = client.fetch_threads(post_id, &ids).await?;
             let fetched = comments.len();
             let classified = self.classify_all(comments);
             let written = self
@@ -619,6 +632,29 @@ fn build_client(
             .map(AnyClient::Instagram)
             .map_err(|e| e.to_string())
         }
+        Platform::Youtube => YoutubeClient::new(
+            &account.api_base_url,
+            token,
+            youtube::Identity {
+                channel_id: account.account_id.clone(),
+                brand_handles,
+            },
+            settings.worker.page_size,
+            youtube::QuotaMeter::new(youtube::DEFAULT_DAILY_UNITS, youtube::CostTable::Flat),
+            policy,
+        )
+        .map(AnyClient::Youtube)
+        .map_err(|e| e.to_string()),
+        Platform::Tiktok => TiktokClient::new(
+            &account.api_base_url,
+            token,
+            &account.account_id,
+            brand_handles,
+            settings.worker.page_size,
+            policy,
+        )
+        .map(AnyClient::Tiktok)
+        .map_err(|e| e.to_string()),
         other => Err(format!(
             "account {:?}: the {other} client is not available in this version yet",
             account.name

@@ -225,7 +225,11 @@ impl PlatformClient for InstagramClient {
         Ok(Page { items, next })
     }
 
-    async fn fetch_threads(&self, comment_ids: &[String]) -> Result<Vec<Comment>, PlatformError> {
+    async fn fetch_threads(
+        &self,
+        _post_id: &str,
+        comment_ids: &[String],
+    ) -> Result<Vec<Comment>, PlatformError> {
         let fields = format!("{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}");
         let mut out = Vec::new();
         for chunk in comment_ids.chunks(IDS_PER_LOOKUP) {

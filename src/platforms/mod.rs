@@ -7,6 +7,8 @@
 pub mod http;
 pub mod instagram;
 mod meta;
+pub mod tiktok;
+pub mod youtube;
 
 use std::future::Future;
 use std::time::Duration;
@@ -70,10 +72,11 @@ pub trait PlatformClient: Send + Sync {
         after: Option<&str>,
     ) -> impl Future<Output = Result<Page<Comment>, PlatformError>> + Send;
 
-    /// The given top-level comments with all their replies, to notice answers to old questions.
-    /// Comments that no longer exist are left out.
+    /// The given top-level comments of one post with all their replies, to notice answers to old
+    /// questions. Comments that no longer exist are left out.
     fn fetch_threads(
         &self,
+        post_id: &str,
         comment_ids: &[String],
     ) -> impl Future<Output = Result<Vec<Comment>, PlatformError>> + Send;
 }

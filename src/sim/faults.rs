@@ -5,7 +5,7 @@
 //! The budget counts every call an account makes (refused ones too, so a client that keeps
 //! calling while throttled extends its own penalty) over a rolling hour of real time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -72,6 +72,8 @@ pub(crate) struct FaultState {
     budget: u32,
     calls: HashMap<String, VecDeque<Instant>>,
     expired: HashMap<String, DateTime<Utc>>,
+    comments_disabled: HashSet<String>,
+    deleted_media: HashSet<String>,
 }
 
 impl FaultState {
@@ -84,6 +86,8 @@ impl FaultState {
             budget: budget.max(1),
             calls: HashMap::new(),
             expired: HashMap::new(),
+            comments_disabled: HashSet::new(),
+            deleted_media: HashSet::new(),
         }
     }
 
@@ -98,6 +102,14 @@ impl FaultState {
                 self.expired.entry(account_id).or_insert(sim_now);
                 return;
             }
+            Fault::DisableComments { media_id } => {
+                self.comments_disabled.insert(media_id);
+                return;
+            }
+            Fault::DeleteMedia { media_id } => {
+                self.deleted_media.insert(media_id);
+                return;
+            }
             Fault::ServerError { status, requests } => (Planned::ServerError(status), requests),
             Fault::TruncatedBody { requests } => (Planned::Truncate, requests),
             Fault::HtmlBody { requests } => (Planned::Html, requests),
@@ -105,6 +117,14 @@ impl FaultState {
         if remaining > 0 {
             self.one_offs.push_back(OneOff { planned, remaining });
         }
+    }
+
+    pub(crate) fn comments_disabled(&self, media_id: &str) -> bool {
+        self.comments_disabled.contains(media_id)
+    }
+
+    pub(crate) fn media_deleted(&self, media_id: &str) -> bool {
+        self.deleted_media.contains(media_id)
     }
 
     /// When the account's token expired, if it did.

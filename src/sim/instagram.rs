@@ -29,6 +29,7 @@ use super::paging::{
 };
 use super::scenario::{Node, Role, Scenario};
 use super::{Fault, ScenarioParams, SimOptions};
+use crate::domain::Platform;
 
 /// Largest number of ids the multi-id lookup accepts.
 const MAX_IDS: usize = 50;
@@ -37,7 +38,7 @@ const DEFAULT_LIMIT: usize = 25;
 
 /// Whose token made a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Principal {
+pub(crate) enum Principal {
     Account(usize),
     Brand,
 }
@@ -48,10 +49,14 @@ pub(crate) struct SimState {
     pub(crate) clock: SimClock,
     /// `http://127.0.0.1:PORT`.
     pub(crate) origin: String,
-    options: SimOptions,
+    pub(crate) options: SimOptions,
     faults: Mutex<FaultState>,
     tokens: HashMap<String, Principal>,
     served: AtomicU64,
+    /// YouTube quota units spent per account and simulated Pacific day.
+    pub(crate) youtube: super::youtube::QuotaState,
+    /// TikTok calls per account over the last real minute.
+    pub(crate) tiktok: super::tiktok::RateState,
 }
 
 impl SimState {
@@ -71,7 +76,42 @@ impl SimState {
             faults: Mutex::new(faults),
             tokens,
             served: AtomicU64::new(0),
+            youtube: super::youtube::QuotaState::default(),
+            tiktok: super::tiktok::RateState::default(),
         }
+    }
+
+    /// Counts a request and returns its trace number.
+    pub(crate) fn next_trace(&self) -> u64 {
+        self.served.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// What the fault machinery decides for the next request.
+    pub(crate) fn plan_fault(&self, real_now: Instant) -> Planned {
+        self.lock_faults().plan(real_now)
+    }
+
+    /// The creator account a token belongs to (whatever its platform).
+    pub(crate) fn account_of_token(&self, token: &str) -> Option<usize> {
+        match self.tokens.get(token) {
+            Some(Principal::Account(k)) => Some(*k),
+            _ => None,
+        }
+    }
+
+    /// When the account's token expired, if it did.
+    pub(crate) fn token_expired_at(&self, account_id: &str) -> Option<DateTime<Utc>> {
+        self.lock_faults().expired_at(account_id)
+    }
+
+    /// Whether a fault switched the media's comments off.
+    pub(crate) fn comments_disabled(&self, media_id: &str) -> bool {
+        self.lock_faults().comments_disabled(media_id)
+    }
+
+    /// Whether a fault deleted the media.
+    pub(crate) fn media_deleted(&self, media_id: &str) -> bool {
+        self.lock_faults().media_deleted(media_id)
     }
 
     pub(crate) fn inject(&self, fault: Fault) {
@@ -158,7 +198,14 @@ impl SimState {
         let Some(token) = token else {
             return Reply::error(&ApiError::no_token(), trace);
         };
-        let Some(principal) = principal else {
+        let graph_account = |p: Principal| match p {
+            Principal::Account(k) => matches!(
+                self.scenario.accounts[k].platform,
+                Platform::Instagram | Platform::Facebook
+            ),
+            Principal::Brand => true,
+        };
+        let Some(principal) = principal.filter(|&p| graph_account(p)) else {
             return Reply::error(&ApiError::invalid_token(), trace);
         };
         let account_id = self.principal_id(principal).to_owned();
@@ -747,6 +794,8 @@ fn fault_name(fault: &Fault) -> &'static str {
         Fault::TruncatedBody { .. } => "truncated_body",
         Fault::HtmlBody { .. } => "html_body",
         Fault::ExpireToken { .. } => "expire_token",
+        Fault::DisableComments { .. } => "disable_comments",
+        Fault::DeleteMedia { .. } => "delete_media",
     }
 }
 
@@ -903,15 +952,15 @@ fn fbtrace_id(n: u64) -> String {
 }
 
 /// A response before it becomes an axum `Response`, so faults can still reshape it.
-struct Reply {
-    status: StatusCode,
-    content_type: &'static str,
-    body: String,
-    headers: Vec<(&'static str, String)>,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: String,
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
-    fn json(status: StatusCode, body: String) -> Self {
+    pub(crate) fn json(status: StatusCode, body: String) -> Self {
         Reply {
             status,
             content_type: "application/json; charset=UTF-8",
@@ -934,7 +983,7 @@ impl Reply {
         reply
     }
 
-    fn html() -> Self {
+    pub(crate) fn html() -> Self {
         Reply {
             status: StatusCode::BAD_GATEWAY,
             content_type: "text/html; charset=\"utf-8\"",
@@ -952,7 +1001,7 @@ impl Reply {
     }
 
     /// Cuts the body in half (on a character boundary).
-    fn truncate(&mut self) {
+    pub(crate) fn truncate(&mut self) {
         let mut cut = self.body.len() / 2;
         while !self.body.is_char_boundary(cut) {
             cut -= 1;
@@ -987,6 +1036,12 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if uri.path().starts_with(super::youtube::PREFIX) {
+        return super::youtube::answer(&state, &method, &uri, &headers).into_response();
+    }
+    if uri.path().starts_with(super::tiktok::PREFIX) {
+        return super::tiktok::answer(&state, &method, &uri, &headers).into_response();
+    }
     state.answer(&method, &uri, &headers).into_response()
 }
 

@@ -38,9 +38,12 @@ mod clock;
 mod faults;
 mod fields;
 mod generate;
+mod ids;
 mod instagram;
 mod paging;
 mod scenario;
+mod tiktok;
+mod youtube;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -48,7 +51,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::Label;
+use crate::domain::{Label, Platform};
 
 use self::instagram::SimState;
 
@@ -72,6 +75,9 @@ pub struct ScenarioParams {
     pub comments_per_post: usize,
     /// Time of the first post. Default 2024-05-01T09:00:00Z.
     pub start: DateTime<Utc>,
+    /// Which platform each creator account is on: account `k` is on `platforms[k % len]`.
+    /// Default Instagram only. An empty list means Instagram only.
+    pub platforms: Vec<Platform>,
 }
 
 impl Default for ScenarioParams {
@@ -82,17 +88,20 @@ impl Default for ScenarioParams {
             posts_per_account: 4,
             comments_per_post: 60,
             start: Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap(),
+            platforms: vec![Platform::Instagram],
         }
     }
 }
 
-/// An Instagram professional account served by the simulator, with the token that reads it.
+/// A creator account served by the simulator, with the token that reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimAccount {
-    /// 17-digit IG user id.
+    /// The platform's id of the account: 17-digit IG user id, 15-digit Page id, `UC…` YouTube
+    /// channel id, or TikTok `open_id` (the `business_id` of the Business API).
     pub id: String,
     pub username: String,
     pub token: String,
+    pub platform: Platform,
 }
 
 /// How the server behaves, independently of the world it serves. A zero in a cap or budget means
@@ -109,6 +118,18 @@ pub struct SimOptions {
     /// Calls per account per rolling real-time hour that make 100 % in
     /// `X-Business-Use-Case-Usage`. Default 4800.
     pub hourly_call_budget: u32,
+    /// YouTube quota units per account and simulated Pacific day; the counter resets at
+    /// simulated midnight America/Los_Angeles. Default 10,000.
+    pub youtube_daily_units: u64,
+    /// YouTube cost table: `false` charges 1 unit per list call (the quota calculator), `true`
+    /// charges 1 + 2 per `snippet`/`replies` part on `commentThreads.list` (the newer reference
+    /// page). Default `false`.
+    pub youtube_part_costs: bool,
+    /// Reproduce the 2024 bug where `comments.list?parentId=` ignores `pageToken` and serves the
+    /// first page again. Default `false`.
+    pub youtube_ignore_reply_page_token: bool,
+    /// TikTok calls per account per rolling real-time minute before `code 40100`. Default 600.
+    pub tiktok_calls_per_minute: u32,
 }
 
 impl Default for SimOptions {
@@ -118,6 +139,10 @@ impl Default for SimOptions {
             page_cap: 50,
             nested_replies_cap: 5,
             hourly_call_budget: 4800,
+            youtube_daily_units: 10_000,
+            youtube_part_costs: false,
+            youtube_ignore_reply_page_token: false,
+            tiktok_calls_per_minute: 600,
         }
     }
 }
@@ -134,6 +159,12 @@ impl SimOptions {
         if self.hourly_call_budget == 0 {
             self.hourly_call_budget = defaults.hourly_call_budget;
         }
+        if self.youtube_daily_units == 0 {
+            self.youtube_daily_units = defaults.youtube_daily_units;
+        }
+        if self.tiktok_calls_per_minute == 0 {
+            self.tiktok_calls_per_minute = defaults.tiktok_calls_per_minute;
+        }
         self.fault_rate = self.fault_rate.clamp(0.0, 1.0);
         self
     }
@@ -143,6 +174,7 @@ impl SimOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TruthComment {
     pub id: String,
+    pub platform: Platform,
     /// The creator account owning the media.
     pub account_id: String,
     pub media_id: String,
@@ -179,8 +211,13 @@ pub enum Fault {
     TruncatedBody { requests: u32 },
     /// The next `requests` requests get a 502 with an HTML error page.
     HtmlBody { requests: u32 },
-    /// The account's token is expired from now on (190/463).
+    /// The account's token is expired from now on (Meta 190/463, YouTube 401 `authError`,
+    /// TikTok 40105).
     ExpireToken { account_id: String },
+    /// Comments are switched off on this media from now on (YouTube 403 `commentsDisabled`).
+    DisableComments { media_id: String },
+    /// The media is deleted from now on (gone from lists; YouTube 404 `videoNotFound`).
+    DeleteMedia { media_id: String },
 }
 
 /// Starts simulator servers.
@@ -231,6 +268,27 @@ impl SimHandle {
     /// `http://127.0.0.1:PORT/v23.0`, without a trailing slash.
     pub fn base_url(&self) -> String {
         format!("{}/{API_VERSION}", self.state.origin)
+    }
+
+    /// The API base URL of a platform's route family, without a trailing slash: Graph
+    /// (`/v23.0`) for Instagram and Facebook, `/youtube/v3`, `/open_api/v1.3` for TikTok.
+    pub fn base_url_for(&self, platform: Platform) -> String {
+        match platform {
+            Platform::Instagram | Platform::Facebook => self.base_url(),
+            Platform::Youtube => format!("{}{}", self.state.origin, youtube::PREFIX),
+            Platform::Tiktok => format!("{}{}", self.state.origin, tiktok::PREFIX),
+        }
+    }
+
+    /// YouTube quota units the account has spent in the current simulated Pacific day.
+    pub fn youtube_units_used(&self, account_id: &str) -> u64 {
+        let k = self
+            .state
+            .scenario
+            .accounts
+            .iter()
+            .position(|a| a.id == account_id);
+        k.map_or(0, |k| self.state.youtube.used(k, self.state.clock.now()))
     }
 
     /// The creator accounts, in scenario order.

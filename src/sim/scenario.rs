@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 
-use crate::domain::{Category, Label};
+use crate::domain::{Category, Label, Platform};
 
 use super::generate::{self, Lang, PRODUCTS, Product, SimRng};
 use super::{INITIAL_CLOCK_OFFSET_HOURS, ScenarioParams, SimAccount, TruthComment};
@@ -100,7 +100,21 @@ pub(crate) struct Scenario {
 
 impl Scenario {
     pub(crate) fn build(params: &ScenarioParams) -> Scenario {
-        Builder::new(params).build()
+        let mut scenario = Builder::new(params).build();
+        super::ids::assign_platforms(&mut scenario, params);
+        scenario
+    }
+
+    /// The platform of the account owning a media.
+    pub(crate) fn platform_of_media(&self, media: usize) -> Platform {
+        self.accounts[self.media[media].account].platform
+    }
+
+    /// Whether a default listing shows the comment now. YouTube holds the comments an owner would
+    /// hide (the generator's hidden spam) for review: they are left out of default listings.
+    pub(crate) fn listed_at(&self, comment: usize, now: DateTime<Utc>) -> bool {
+        let c = &self.comments[comment];
+        c.visible_at(now) && !(c.hidden && self.platform_of_media(c.media) == Platform::Youtube)
     }
 
     pub(crate) fn media_visible(&self, media: usize, now: DateTime<Utc>) -> bool {
@@ -128,7 +142,7 @@ impl Scenario {
                     .comments
                     .iter()
                     .enumerate()
-                    .filter(|(_, c)| c.media == m && c.visible_at(now))
+                    .filter(|&(i, c)| c.media == m && self.listed_at(i, now))
                     .map(|(i, _)| i)
                     .collect();
                 indexes.sort_by_key(|&i| (self.comments[i].timestamp, self.comments[i].key));
@@ -136,6 +150,7 @@ impl Scenario {
                     let c = &self.comments[i];
                     out.push(TruthComment {
                         id: c.id.clone(),
+                        platform: account.platform,
                         account_id: account.id.clone(),
                         media_id: self.media[m].id.clone(),
                         parent_id: c.parent.map(|p| self.comments[p].id.clone()),
@@ -343,6 +358,7 @@ impl<'p> Builder<'p> {
             id: self.numeric_id("178414", 17),
             username: self.unique_handle(generate::BRAND_USERNAME.to_owned()),
             token: self.token(),
+            platform: Platform::Instagram,
         };
         let mut followers = Vec::new();
         for k in 0..params.accounts {
@@ -352,6 +368,7 @@ impl<'p> Builder<'p> {
                 id: self.numeric_id("178414", 17),
                 username,
                 token: self.token(),
+                platform: Platform::Instagram,
             };
             self.accounts.push(account);
             self.codes.push(format!("{}15", first.to_uppercase()));

@@ -4,4 +4,5 @@ mod cli;
 mod delivery;
 mod digest;
 mod helpers;
+mod platforms;
 mod poll;

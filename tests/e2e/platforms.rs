@@ -1,0 +1,83 @@
+//! The worker on every platform the simulator serves: same guarantees as on Instagram.
+
+use comment_triage::domain::Platform;
+use comment_triage::sim::{Fault, ScenarioParams, SimOptions};
+use comment_triage::worker::PollError;
+
+use crate::helpers::{assert_same_comments, expected_answered, scenario, spawn_app};
+
+fn on(platforms: &[Platform], seed: u64) -> ScenarioParams {
+    ScenarioParams {
+        accounts: platforms.len().max(2),
+        platforms: platforms.to_vec(),
+        ..scenario(seed)
+    }
+}
+
+async fn polls_match_the_simulator(platforms: &[Platform], seed: u64) {
+    let app = spawn_app(on(platforms, seed), SimOptions::default(), |w| {
+        w.page_size = 10
+    })
+    .await;
+    app.poll_ok().await;
+    assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+    for _ in 0..2 {
+        app.sim.advance(chrono::Duration::hours(9));
+        app.poll_ok().await;
+        assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+    }
+    let expected = expected_answered(&app.sim.ground_truth());
+    for c in app.stored().await.iter().filter(|c| {
+        c.parent_external_id.is_none() && c.author_role == "audience" && c.label.is_question()
+    }) {
+        assert_eq!(
+            c.answered_at.is_some(),
+            expected.contains(&c.external_id),
+            "answered flag of {} ({:?})",
+            c.external_id,
+            c.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn youtube_channels_are_polled_exactly_and_owner_answers_found() {
+    polls_match_the_simulator(&[Platform::Youtube], 31).await;
+}
+
+#[tokio::test]
+async fn tiktok_accounts_are_polled_exactly_and_owner_answers_found() {
+    polls_match_the_simulator(&[Platform::Tiktok], 33).await;
+}
+
+#[tokio::test]
+async fn a_dead_youtube_token_fails_that_channel_only() {
+    let app = spawn_app(
+        on(&[Platform::Youtube, Platform::Instagram], 32),
+        SimOptions::default(),
+        |_| {},
+    )
+    .await;
+    let accounts = app.sim.accounts();
+    app.sim.inject(Fault::ExpireToken {
+        account_id: accounts[0].id.clone(),
+    });
+    let report = app.poll().await;
+    assert_eq!(report.failures(), 1, "{report}");
+    let (_, result) = report
+        .accounts
+        .iter()
+        .find(|(name, _)| *name == accounts[0].username)
+        .unwrap();
+    match result {
+        Err(e @ PollError::TokenRejected { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("401") && message.contains("TRIAGE_DEMO_TOKEN_1"),
+                "{message}"
+            );
+            assert!(!message.contains(&accounts[0].token));
+        }
+        other => panic!("{other:?}"),
+    }
+}
