@@ -1,7 +1,8 @@
 //! `triage demo`: the whole pipeline on the bundled simulator, in seconds, with no config, no
 //! token and no network.
 //!
-//! It starts the Instagram simulator in-process on a free loopback port, writes a config for its
+//! It starts the simulator (one creator each on Instagram, YouTube and TikTok) in-process on a free
+//! loopback port, writes a config for its
 //! accounts (a campaign named `demo` and one recipient per creator plus the brand), polls, lets
 //! six simulated hours pass (creators answer some questions, new comments arrive), polls again,
 //! and prints the brand's digest with a summary whose counts can be checked against the
@@ -19,6 +20,7 @@ use crate::config::Settings;
 use crate::config::{ChannelSettings, SmtpSecurity, SmtpSettings};
 use crate::digest::compose_digest;
 use crate::digest::deliver::{Channels, Rendered, render_all};
+use crate::domain::Platform;
 use crate::sim::{ScenarioParams, SimHandle, SimOptions, SimServer};
 use crate::store::{QuestionScope, Store, Totals};
 use crate::worker::Worker;
@@ -59,7 +61,7 @@ pub struct DemoReport {
 /// The simulator cannot start, the database cannot be written, or a poll fails.
 pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
     let started = std::time::Instant::now();
-    let params = demo_scenario(options.seed);
+    let params = demo_world(options.seed);
     let sim = SimServer::start(
         "127.0.0.1:0".parse().expect("valid address"),
         params,
@@ -159,6 +161,26 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
             .count(),
         digest,
     };
+    for platform in DEMO_PLATFORMS {
+        let names: Vec<String> = settings
+            .accounts
+            .iter()
+            .filter(|a| a.platform == platform)
+            .map(|a| a.name.clone())
+            .collect();
+        let on = store.totals(&QuestionScope::Accounts(names)).await?;
+        let simulated = truth
+            .iter()
+            .filter(|c| c.platform == platform && campaign_posts.contains(c.media_id.as_str()))
+            .count();
+        println!(
+            "{platform}: {} comments (simulator: {}), {} product questions, {} open",
+            thousands(on.comments),
+            thousands(simulated as u64),
+            on.product_questions,
+            on.open_product_questions
+        );
+    }
     println!(
         "summary: {} comments seen (simulator: {}) · {} product questions found ({} of the {} the simulator planted) · {} answered · {} still open · {:.1}s",
         report.totals.comments,
@@ -200,10 +222,36 @@ pub fn demo_scenario(seed: u64) -> ScenarioParams {
     }
 }
 
+/// The platforms of the demo's creators, one account each.
+pub const DEMO_PLATFORMS: [Platform; 3] =
+    [Platform::Instagram, Platform::Youtube, Platform::Tiktok];
+
+/// [`demo_scenario`] with one creator per platform of [`DEMO_PLATFORMS`].
+pub fn demo_world(seed: u64) -> ScenarioParams {
+    ScenarioParams {
+        accounts: DEMO_PLATFORMS.len(),
+        platforms: DEMO_PLATFORMS.to_vec(),
+        ..demo_scenario(seed)
+    }
+}
+
+/// `1204` → `1,204`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// The demo's world for `triage sim`, and how far to move its clock so that it reads the real
 /// time when the server starts.
 pub fn standalone_scenario(seed: u64) -> (ScenarioParams, chrono::Duration) {
-    let params = demo_scenario(seed);
+    let params = demo_world(seed);
     let clock = params.start + chrono::Duration::hours(crate::sim::INITIAL_CLOCK_OFFSET_HOURS);
     (params, (Utc::now() - clock).max(chrono::Duration::zero()))
 }

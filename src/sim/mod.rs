@@ -196,6 +196,16 @@ pub struct TruthComment {
     pub answered_by_owner_at: Option<DateTime<Utc>>,
 }
 
+/// A post (IG media, YouTube or TikTok video) as the generator made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimPost {
+    pub id: String,
+    pub account_id: String,
+    pub platform: Platform,
+    pub caption: String,
+    pub timestamp: DateTime<Utc>,
+}
+
 /// A deterministic one-off fault for tests.
 #[derive(Clone, Debug)]
 pub enum Fault {
@@ -320,6 +330,22 @@ impl SimHandle {
     /// account, media and time.
     pub fn ground_truth(&self) -> Vec<TruthComment> {
         self.state.scenario.ground_truth(self.state.clock.now())
+    }
+
+    /// Every post published by now, all accounts.
+    pub fn posts(&self) -> Vec<SimPost> {
+        let s = &self.state.scenario;
+        let now = self.state.clock.now();
+        (0..s.media.len())
+            .filter(|&m| s.media_visible(m, now))
+            .map(|m| SimPost {
+                id: s.media[m].id.clone(),
+                account_id: s.accounts[s.media[m].account].id.clone(),
+                platform: s.platform_of_media(m),
+                caption: s.media[m].caption.clone(),
+                timestamp: s.media[m].timestamp,
+            })
+            .collect()
     }
 
     /// API calls answered so far, whatever their status.
