@@ -78,4 +78,59 @@ async fn main() {
         again.inserted,
         started.elapsed().as_secs_f64()
     );
+    steady_state_efficiency().await;
+}
+
+/// Calls spent per 1,000 new comments while comments keep arriving (a poll every simulated hour
+/// during the posts' first days), against a floor of one listing call per account, one call per
+/// post checked and one per page of new comments.
+async fn steady_state_efficiency() {
+    let params = ScenarioParams {
+        accounts: 2,
+        posts_per_account: 4,
+        comments_per_post: 1_000,
+        ..demo_scenario(11)
+    };
+    let sim = SimServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        params,
+        SimOptions::default(),
+    )
+    .await
+    .expect("simulator starts");
+    sim.advance(chrono::Duration::hours(18));
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(&sim, &sim.base_url(), "bench.db").replace(
+        "[worker]\n",
+        "[worker]\npage_size = 50\nlookback_days = 400\n",
+    );
+    let path = dir.path().join("triage.toml");
+    std::fs::write(&path, config).unwrap();
+    let settings = Arc::new(Settings::load(&path).unwrap());
+    let store = Store::open(&settings.database).await.unwrap();
+    let tokens = sim_tokens(&sim);
+    let worker = Worker::new(
+        settings,
+        store,
+        Arc::new(Classifier::builtin().unwrap()),
+        move |name| tokens.get(name).cloned(),
+    );
+    let cancel = CancellationToken::new();
+    worker.poll_once(&cancel).await; // backfill
+    let (mut calls, mut new, mut floor) = (0u64, 0u64, 0u64);
+    for _ in 0..12 {
+        sim.advance(chrono::Duration::hours(1));
+        let before = sim.requests_served();
+        let report = worker.poll_once(&cancel).await;
+        let total = report.total();
+        calls += sim.requests_served() - before;
+        new += total.inserted;
+        floor += report.accounts.len() as u64 + total.posts as u64 + total.inserted.div_ceil(50);
+    }
+    println!(
+        "steady state (12 hourly polls): {new} new comments, {calls} API calls = {:.1} calls per 1,000 new comments; floor {floor} calls = {:.1} per 1,000 (ratio {:.2})",
+        calls as f64 * 1000.0 / new.max(1) as f64,
+        floor as f64 * 1000.0 / new.max(1) as f64,
+        calls as f64 / floor.max(1) as f64
+    );
 }
