@@ -10,7 +10,7 @@ use std::time::Instant;
 use comment_triage::classify::Classifier;
 use comment_triage::config::Settings;
 use comment_triage::demo::{demo_config, demo_scenario, sim_tokens};
-use comment_triage::sim::{ScenarioParams, SimOptions, SimServer};
+use comment_triage::sim::{ScenarioParams, SimHandle, SimOptions, SimServer};
 use comment_triage::store::Store;
 use comment_triage::worker::Worker;
 use tokio_util::sync::CancellationToken;
@@ -30,31 +30,9 @@ async fn main() {
         comments_per_post: env_or("POLL_BENCH_COMMENTS", 1_000),
         ..demo_scenario(7)
     };
-    let sim = SimServer::start(
-        "127.0.0.1:0".parse().unwrap(),
-        params.clone(),
-        SimOptions::default(),
-    )
-    .await
-    .expect("simulator starts");
     // Let the whole scenario happen, so one poll reads every comment.
-    sim.advance(chrono::Duration::days(40));
-    let dir = tempfile::tempdir().unwrap();
-    let config = demo_config(&sim, &sim.base_url(), "bench.db").replace(
-        "[worker]\n",
-        "[worker]\npage_size = 50\nlookback_days = 400\n",
-    );
-    let path = dir.path().join("triage.toml");
-    std::fs::write(&path, config).unwrap();
-    let settings = Arc::new(Settings::load(&path).unwrap());
-    let store = Store::open(&settings.database).await.unwrap();
-    let tokens = sim_tokens(&sim);
-    let worker = Worker::new(
-        settings,
-        store.clone(),
-        Arc::new(Classifier::builtin().unwrap()),
-        move |name| tokens.get(name).cloned(),
-    );
+    let (sim, worker, _dir) =
+        simulator_and_worker(params.clone(), chrono::Duration::days(40)).await;
     let started = Instant::now();
     let report = worker.poll_once(&CancellationToken::new()).await;
     let elapsed = started.elapsed();
@@ -91,30 +69,7 @@ async fn steady_state_efficiency() {
         comments_per_post: 1_000,
         ..demo_scenario(11)
     };
-    let sim = SimServer::start(
-        "127.0.0.1:0".parse().unwrap(),
-        params,
-        SimOptions::default(),
-    )
-    .await
-    .expect("simulator starts");
-    sim.advance(chrono::Duration::hours(18));
-    let dir = tempfile::tempdir().unwrap();
-    let config = demo_config(&sim, &sim.base_url(), "bench.db").replace(
-        "[worker]\n",
-        "[worker]\npage_size = 50\nlookback_days = 400\n",
-    );
-    let path = dir.path().join("triage.toml");
-    std::fs::write(&path, config).unwrap();
-    let settings = Arc::new(Settings::load(&path).unwrap());
-    let store = Store::open(&settings.database).await.unwrap();
-    let tokens = sim_tokens(&sim);
-    let worker = Worker::new(
-        settings,
-        store,
-        Arc::new(Classifier::builtin().unwrap()),
-        move |name| tokens.get(name).cloned(),
-    );
+    let (sim, worker, _dir) = simulator_and_worker(params, chrono::Duration::hours(18)).await;
     let cancel = CancellationToken::new();
     worker.poll_once(&cancel).await; // backfill
     let (mut calls, mut new, mut floor) = (0u64, 0u64, 0u64);
@@ -133,4 +88,36 @@ async fn steady_state_efficiency() {
         floor as f64 * 1000.0 / new.max(1) as f64,
         calls as f64 / floor.max(1) as f64
     );
+}
+
+/// A simulator moved `history` ahead, and a worker on a fresh database polling it.
+async fn simulator_and_worker(
+    params: ScenarioParams,
+    history: chrono::Duration,
+) -> (SimHandle, Worker, tempfile::TempDir) {
+    let sim = SimServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        params,
+        SimOptions::default(),
+    )
+    .await
+    .expect("simulator starts");
+    sim.advance(history);
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(&sim, &sim.base_url(), "bench.db").replace(
+        "[worker]\n",
+        "[worker]\npage_size = 50\nlookback_days = 400\n",
+    );
+    let path = dir.path().join("triage.toml");
+    std::fs::write(&path, config).unwrap();
+    let settings = Arc::new(Settings::load(&path).unwrap());
+    let store = Store::open(&settings.database).await.unwrap();
+    let tokens = sim_tokens(&sim);
+    let worker = Worker::new(
+        settings,
+        store,
+        Arc::new(Classifier::builtin().unwrap()),
+        move |name| tokens.get(name).cloned(),
+    );
+    (sim, worker, dir)
 }
