@@ -67,6 +67,7 @@ async fn seeded_store(path: &Path) -> Store {
             &[
                 question("1", HOSTILE, 26),
                 question("2", "does it ship to Canada?", 3),
+                broken_code,
             ],
             &WalkProgress::Complete {
                 watermark: Some(now),
@@ -260,6 +261,10 @@ async fn an_email_digest_reaches_a_real_smtp_server_with_both_parts_escaped() {
     assert!(
         text.contains("Suggested reply: Hi @fan1! It's $29"),
         "{text}"
+    );
+    assert!(
+        text.contains("Discount code reported broken") && text.contains("@fan3 · GLOW15"),
+        "a broken code leads the digest: {text}"
     );
     assert!(text.contains("كم السعر؟") && text.contains("👨‍👩‍👧‍👦"), "{text}");
     assert!(
@@ -538,4 +543,68 @@ async fn the_demo_emails_its_digest_through_a_local_relay() {
         .unwrap();
     assert!(message.subject().unwrap().contains("open product question"));
     assert!(message.body_html(0).unwrap().contains("<!DOCTYPE html>"));
+}
+
+/// `triage run` sends a due digest by itself, then stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_sends_a_due_digest_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded_store(&dir.path().join("triage.db")).await;
+    store.close().await;
+    let (url, receiver) = start_receiver().await;
+    // A send time two minutes ago (UTC): the slot is due as soon as the daemon starts.
+    let due = (Utc::now() - chrono::Duration::minutes(2))
+        .format("%H:%M")
+        .to_string();
+    let config = dir.path().join("triage.toml");
+    settings(
+        dir.path(),
+        1,
+        &format!("\n[[recipients.channels]]\ntype = \"webhook\"\nurl = \"{url}/hook\"\n"),
+    );
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("timezone = \"Europe/Madrid\"", "timezone = \"UTC\"")
+        .replace(
+            "send_at = [\"00:00\", \"06:00\", \"12:00\", \"18:00\"]",
+            &format!("send_at = [\"{due}\"]"),
+        );
+    std::fs::write(&config, text).unwrap();
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while receiver.accepted.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon sent nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let accepted = receiver.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 1);
+    let payload: serde_json::Value = serde_json::from_slice(&accepted[0].2).unwrap();
+    assert_eq!(payload["summary"]["open"], 2);
+    let health = payload["health"].to_string();
+    assert!(
+        health.contains("jess: never polled successfully") || health.contains("UNUSED"),
+        "the account without a token shows in the digest's health: {health}"
+    );
+    assert_eq!(payload["discount_alerts"][0]["code"], "GLOW15");
 }
