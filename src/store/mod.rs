@@ -117,3 +117,11 @@ fn from_unix(table: &'static str, secs: i64) -> Result<DateTime<Utc>, StoreError
         reason: format!("timestamp {secs} out of range"),
     })
 }
+
+/// A label as stored (`label` and `category` columns), or a corrupt-row error naming why.
+fn stored_label(kind: &str, category: Option<&str>) -> Result<crate::domain::Label, StoreError> {
+    crate::domain::Label::from_parts(kind, category).map_err(|e| StoreError::Corrupt {
+        table: "comments",
+        reason: e.to_string(),
+    })
+}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::{Store, StoreError, from_unix};
+use super::{Store, StoreError, from_unix, stored_label};
 use crate::domain::{Category, Label};
 
 /// Whose questions a digest covers.
@@ -94,14 +94,10 @@ impl Store {
         rows.into_iter()
             .map(|row| {
                 let category: String = row.try_get(8)?;
-                let category = match Label::from_parts("product_question", Some(&category)) {
-                    Ok(Label::ProductQuestion(c)) => c,
-                    _ => {
-                        return Err(StoreError::Corrupt {
-                            table: "comments",
-                            reason: format!("unknown category {category:?}"),
-                        });
-                    }
+                let Label::ProductQuestion(category) =
+                    stored_label("product_question", Some(&category))?
+                else {
+                    unreachable!("a product question label carries its category")
                 };
                 Ok(OpenQuestion {
                     comment_key: row.try_get(11)?,
@@ -194,12 +190,7 @@ impl Store {
             .map(|row| {
                 let kind: String = row.try_get(7)?;
                 let category: Option<String> = row.try_get(8)?;
-                let label = Label::from_parts(&kind, category.as_deref()).map_err(|e| {
-                    StoreError::Corrupt {
-                        table: "comments",
-                        reason: e.to_string(),
-                    }
-                })?;
+                let label = stored_label(&kind, category.as_deref())?;
                 let answered_at: Option<i64> = row.try_get(10)?;
                 Ok(StoredComment {
                     post_external_id: row.try_get(0)?,
@@ -269,12 +260,7 @@ impl Store {
                     comment_external_id: row.try_get(3)?,
                     author_handle: row.try_get(4)?,
                     text: row.try_get(5)?,
-                    label: Label::from_parts(&kind, category.as_deref()).map_err(|e| {
-                        StoreError::Corrupt {
-                            table: "comments",
-                            reason: e.to_string(),
-                        }
-                    })?,
+                    label: stored_label(&kind, category.as_deref())?,
                     created_at: from_unix("comments", row.try_get(8)?)?,
                 })
             })
