@@ -79,6 +79,15 @@ async fn steady_state_efficiency() {
         let report = worker.poll_once(&cancel).await;
         let total = report.total();
         calls += sim.requests_served() - before;
+        if std::env::var_os("POLL_BENCH_VERBOSE").is_some() {
+            println!(
+                "  hourly poll: {} calls, {} posts read, {} pages, {} new",
+                sim.requests_served() - before,
+                total.walked,
+                total.pages,
+                total.inserted
+            );
+        }
         new += total.inserted;
         floor += report.accounts.len() as u64 + total.posts as u64 + total.inserted.div_ceil(50);
     }
@@ -113,11 +122,13 @@ async fn simulator_and_worker(
     let settings = Arc::new(Settings::load(&path).unwrap());
     let store = Store::open(&settings.database).await.unwrap();
     let tokens = sim_tokens(&sim);
+    let sim_clock = sim.clone();
     let worker = Worker::new(
         settings,
         store,
         Arc::new(Classifier::builtin().unwrap()),
         move |name| tokens.get(name).cloned(),
-    );
+    )
+    .with_clock(Arc::new(move || sim_clock.now()));
     (sim, worker, dir)
 }

@@ -228,7 +228,7 @@ impl Cli {
                 let classifier = Arc::new(classifier_for(&settings)?);
                 let store = Store::open(&settings.database).await?;
                 let cancel = CancellationToken::new();
-                tokio::spawn(stop_on_signal(cancel.clone()));
+                stop_on_signal(cancel.clone());
                 crate::daemon::run_until_stopped(
                     settings,
                     store.clone(),
@@ -283,24 +283,10 @@ impl Cli {
             Command::Status => {
                 let settings = Settings::load(&self.config)?;
                 let store = Store::open(&settings.database).await?;
-                for health in store.account_health().await? {
-                    let when = |t: Option<i64>| {
-                        t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-                            .map_or("never".to_owned(), |t| t.to_rfc3339())
-                    };
-                    println!(
-                        "{} ({}): last poll {}, last success {}, failures in a row {}{}",
-                        health.name,
-                        health.platform,
-                        when(health.last_attempt_at),
-                        when(health.last_success_at),
-                        health.fail_count,
-                        health
-                            .last_error
-                            .map(|e| format!(", last error: {e}"))
-                            .unwrap_or_default()
-                    );
-                }
+                print!(
+                    "{}",
+                    crate::status::render(&store.account_health().await?, chrono::Utc::now())
+                );
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -328,6 +314,8 @@ fn classifier_with(rules: Option<&Path>) -> anyhow::Result<Classifier> {
 }
 
 async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
+    let cancel = CancellationToken::new();
+    stop_on_signal(cancel.clone());
     let settings = Arc::new(Settings::load(config)?);
     if settings.accounts.is_empty() {
         bail!("{}: no [[accounts]] to poll", config.display());
@@ -337,8 +325,6 @@ async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
     let worker = Worker::new(settings, store.clone(), classifier, |name| {
         std::env::var(name).ok()
     });
-    let cancel = CancellationToken::new();
-    tokio::spawn(stop_on_signal(cancel.clone()));
     let code = if once {
         let report = worker.poll_once(&cancel).await;
         print!("{report}");
@@ -356,28 +342,33 @@ async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Cancels on Ctrl-C or SIGTERM: the worker finishes the page in hand and exits.
-pub async fn stop_on_signal(cancel: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+///
+/// The handlers are registered before this returns (not when a spawned task first runs), so a
+/// signal that arrives while the first poll starts up is not lost to the default action.
+pub fn stop_on_signal(cancel: CancellationToken) {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    cancel.cancel();
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut interrupt), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = term.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                tracing::info!("stop requested: finishing the page in hand");
+                cancel.cancel();
+            });
+            return;
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("stop requested: finishing the page in hand");
-    cancel.cancel();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stop requested: finishing the page in hand");
+        cancel.cancel();
+    });
 }
 
 /// Renders the digest of one recipient, now.

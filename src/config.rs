@@ -128,6 +128,19 @@ pub struct WorkerSettings {
     /// Longest single wait for a rate limit to lift before asking again; the platform's own
     /// estimate is used when shorter. Milliseconds, default 900000 (15 minutes).
     pub max_throttle_wait_ms: u64,
+    /// A post whose platform gives no comment count is walked every `age / freshness_divisor`
+    /// (comments decay fast after posting). Default 12: hourly at half a day old.
+    pub freshness_divisor: u32,
+    /// The longest gap between two walks of a post without a comment count. Minutes, default 1440.
+    pub max_post_interval_mins: u64,
+    /// An unchanged post is still read in full this often (longer for older posts: half their
+    /// age), to notice edited comments, which move no count. Hours, default 24.
+    pub reconcile_interval_hours: u64,
+    /// Posts are polled this long after the last campaign they belong to ends. Days, default 14.
+    pub campaign_grace_days: u64,
+    /// YouTube Data API units the Cloud project may spend per day (resets at midnight Pacific).
+    /// Default 10000, the standard grant.
+    pub youtube_daily_units: u64,
 }
 
 impl Default for WorkerSettings {
@@ -143,6 +156,11 @@ impl Default for WorkerSettings {
             backoff_base_ms: 500,
             backoff_max_ms: 30_000,
             max_throttle_wait_ms: 900_000,
+            freshness_divisor: 12,
+            max_post_interval_mins: 24 * 60,
+            reconcile_interval_hours: 24,
+            campaign_grace_days: 14,
+            youtube_daily_units: 10_000,
         }
     }
 }
@@ -248,6 +266,12 @@ impl CampaignSettings {
     /// Whether a post of one of the campaign's accounts is part of the campaign: inside the date
     /// window, and listed explicitly or marked by a hashtag or @mention in its caption. A campaign
     /// with no post ids, hashtags or mentions takes every post of its accounts in the window.
+    /// The end of the campaign's last day, if it has an end.
+    pub fn window_end(&self) -> Option<DateTime<Utc>> {
+        self.ends
+            .map(|ends| day_start(ends) + chrono::Duration::days(1))
+    }
+
     pub fn covers(&self, account: &str, media: &Media) -> bool {
         if !self.accounts.iter().any(|a| a == account) {
             return false;

@@ -101,9 +101,11 @@ pub async fn run_demo(options: DemoOptions) -> anyhow::Result<DemoReport> {
     let store = Store::open(&database).await?;
     let classifier = Arc::new(crate::cli::classifier_for(&settings)?);
     let tokens = sim_tokens(&sim);
+    let sim_clock = sim.clone();
     let worker = Worker::new(settings.clone(), store.clone(), classifier, |name| {
         tokens.get(name).cloned()
-    });
+    })
+    .with_clock(Arc::new(move || sim_clock.now()));
     let cancel = CancellationToken::new();
 
     sim.advance(chrono::Duration::hours(WARMUP_HOURS));

@@ -17,7 +17,7 @@
 //! with an actionable message and the others complete. Cancellation is checked between pages:
 //! the page in hand is stored before the worker stops.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -29,14 +29,16 @@ use tracing::Instrument;
 
 use crate::classify::Classifier;
 use crate::config::{AccountSettings, Settings, token_from_env};
-use crate::domain::{Comment, Media, Platform};
+use crate::domain::{Comment, Media, Platform, QuotaReading};
 use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
 use crate::platforms::youtube::{self, YoutubeClient};
 use crate::platforms::{PlatformClient, PlatformError};
+use crate::schedule::{self, PostDecision, PostView, ScheduleSettings, SkipReason, WalkReason};
 use crate::store::{
-    AccountKey, ClassifiedComment, PageWriteOutcome, PostKey, Store, StoreError, WalkProgress,
+    AccountKey, AccountSchedule, ClassifiedComment, PageWriteOutcome, PostKey, PostSchedule, Store,
+    StoreError, WalkProgress,
 };
 
 /// Why an account's poll failed this cycle.
@@ -61,7 +63,12 @@ pub enum PollError {
 /// What one account's poll did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AccountPollOutcome {
+    /// Posts listed within the lookback (and in a campaign, when the account has campaigns).
     pub posts: usize,
+    /// Posts whose comments were read this cycle; the others had nothing new to read.
+    pub walked: usize,
+    /// Posts with something to read that the platform budget pushed to a later cycle.
+    pub deferred: usize,
     pub pages: usize,
     pub fetched: u64,
     pub inserted: u64,
@@ -96,6 +103,8 @@ impl CycleReport {
         let mut total = AccountPollOutcome::default();
         for o in self.accounts.iter().filter_map(|(_, r)| r.as_ref().ok()) {
             total.posts += o.posts;
+            total.walked += o.walked;
+            total.deferred += o.deferred;
             total.pages += o.pages;
             total.fetched += o.fetched;
             total.inserted += o.inserted;
@@ -113,8 +122,14 @@ impl fmt::Display for CycleReport {
             match result {
                 Ok(o) => writeln!(
                     f,
-                    "{name}: ok — {} posts, {} pages, {} comments read, {} new, {} changed, {} answered{}",
+                    "{name}: ok — {} posts ({} read{}), {} pages, {} comments read, {} new, {} changed, {} answered{}",
                     o.posts,
+                    o.walked,
+                    if o.deferred > 0 {
+                        format!(", {} deferred by the quota budget", o.deferred)
+                    } else {
+                        String::new()
+                    },
                     o.pages,
                     o.fetched,
                     o.inserted,
@@ -138,6 +153,9 @@ impl fmt::Display for CycleReport {
 enum Depth {
     /// Down to the watermark minus the overlap window.
     Incremental,
+    /// From the newest page on, until this many comments new to the store were found (the count
+    /// the platform announced is explained) or the end of the list.
+    UntilFound(u64),
     /// Every page.
     Full,
 }
@@ -153,6 +171,8 @@ struct Walk {
     pages: usize,
     /// Reached its end (not interrupted by cancellation).
     completed: bool,
+    /// Read every page down to the platform's last one, so `seen` is everything that exists.
+    reached_end: bool,
 }
 
 /// A platform client of any supported platform.
@@ -167,13 +187,32 @@ struct AccountRunner {
     client: Result<AnyClient, String>,
 }
 
+impl AccountRunner {
+    fn quota_reading(&self) -> QuotaReading {
+        match &self.client {
+            Err(_) => QuotaReading::Unknown,
+            Ok(AnyClient::Instagram(client)) => client.quota_reading(),
+            Ok(AnyClient::Youtube(client)) => client.quota_reading(),
+            Ok(AnyClient::Tiktok(client)) => client.quota_reading(),
+        }
+    }
+}
+
 /// The polling worker. Build once; call [`Worker::poll_once`] or [`Worker::run_until_stopped`].
 pub struct Worker {
     settings: Arc<Settings>,
+    schedule_settings: ScheduleSettings,
     store: Store,
     classifier: Arc<Classifier>,
     accounts: Vec<AccountRunner>,
+    clock: Clock,
+    /// When each account (by name) is due next; filled from the store on the first cycle.
+    next_polls: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
 }
+
+/// Where the worker reads the time: the platform's clock. Real time in production; the
+/// simulator's clock in the demo and benchmarks, so post ages mean what they mean on the platform.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 impl Worker {
     /// Builds a client per account. Tokens are read through `token_lookup` (the process
@@ -203,49 +242,138 @@ impl Worker {
             })
             .collect();
         Worker {
+            schedule_settings: ScheduleSettings::from_worker(&settings.worker),
             settings,
             store,
             classifier,
             accounts,
+            clock: Arc::new(Utc::now),
+            next_polls: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    /// Polls every account once, at most `max_concurrent_accounts` at a time.
+    /// Reads time from `clock` instead of the system clock (the simulator's clock in the demo).
+    pub fn with_clock(mut self, clock: Clock) -> Worker {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Polls every account once, due or not, at most `max_concurrent_accounts` at a time (what
+    /// `triage poll --once` asks for). Within each account the schedule still decides which posts
+    /// need reading.
     pub async fn poll_once(&self, cancel: &CancellationToken) -> CycleReport {
+        self.poll_accounts(|_| true, cancel).await
+    }
+
+    /// Polls the accounts whose next poll is due. A quota-limited account (YouTube) may be due
+    /// less often than every cycle.
+    pub async fn poll_due(&self, cancel: &CancellationToken) -> CycleReport {
+        self.load_next_polls().await;
+        let now = self.now();
+        let due: HashSet<String> = {
+            let next = self.next_polls.lock().unwrap_or_else(|e| e.into_inner());
+            self.accounts
+                .iter()
+                .map(|r| &r.settings.name)
+                .filter(|name| next.get(*name).is_none_or(|at| *at <= now))
+                .cloned()
+                .collect()
+        };
+        self.poll_accounts(|name| due.contains(name), cancel).await
+    }
+
+    async fn poll_accounts(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        cancel: &CancellationToken,
+    ) -> CycleReport {
         let limit = self.settings.worker.max_concurrent_accounts.max(1);
-        let accounts = futures::stream::iter(&self.accounts)
-            .map(|runner| async move {
-                let span = tracing::info_span!(
-                    "poll_account",
-                    account = %runner.settings.name,
-                    platform = %runner.settings.platform
-                );
-                let result = self.poll_account(runner, cancel).instrument(span).await;
-                (runner.settings.name.clone(), result)
-            })
-            .buffer_unordered(limit)
-            .collect::<Vec<_>>()
-            .await;
+        let accounts = futures::stream::iter(
+            self.accounts
+                .iter()
+                .filter(|runner| wanted(&runner.settings.name)),
+        )
+        .map(|runner| async move {
+            let span = tracing::info_span!(
+                "poll_account",
+                account = %runner.settings.name,
+                platform = %runner.settings.platform
+            );
+            let result = self.poll_account(runner, cancel).instrument(span).await;
+            (runner.settings.name.clone(), result)
+        })
+        .buffer_unordered(limit)
+        .collect::<Vec<_>>()
+        .await;
         let mut report = CycleReport { accounts };
         report.accounts.sort_by(|a, b| a.0.cmp(&b.0));
         report
     }
 
-    /// Polls every `poll_interval_secs` until `cancel` fires. The page in hand is finished first.
+    /// The next-poll times a previous run stored, so a restart keeps a quota's spacing.
+    async fn load_next_polls(&self) {
+        if !self
+            .next_polls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            return;
+        }
+        for health in self.store.account_health().await.unwrap_or_default() {
+            if let Some(at) = health
+                .next_poll_at
+                .and_then(|at| DateTime::from_timestamp(at, 0))
+            {
+                self.next_polls
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(health.name)
+                    .or_insert(at);
+            }
+        }
+    }
+
+    /// How long to sleep before the next account is due: at most one cycle, at least a second.
+    fn until_next_due(&self) -> std::time::Duration {
+        let cycle = self.settings.worker.poll_interval();
+        let now = self.now();
+        let next = self.next_polls.lock().unwrap_or_else(|e| e.into_inner());
+        let earliest = self
+            .accounts
+            .iter()
+            .map(|r| next.get(&r.settings.name).copied().unwrap_or(now))
+            .min()
+            .unwrap_or(now);
+        (earliest - now).to_std().unwrap_or_default().clamp(
+            std::time::Duration::from_secs(1),
+            cycle.max(std::time::Duration::from_secs(1)),
+        )
+    }
+
+    /// Polls accounts as they fall due until `cancel` fires. The page in hand is finished first.
     pub async fn run_until_stopped(&self, cancel: CancellationToken) {
         loop {
-            let report = self.poll_once(&cancel).await;
+            let report = self.poll_due(&cancel).await;
             let total = report.total();
-            tracing::info!(
-                accounts = report.accounts.len(),
-                failed = report.failures(),
-                new_comments = total.inserted,
-                answered = total.answered,
-                "poll cycle finished"
-            );
+            if !report.accounts.is_empty() {
+                tracing::info!(
+                    accounts = report.accounts.len(),
+                    failed = report.failures(),
+                    posts_read = total.walked,
+                    deferred = total.deferred,
+                    new_comments = total.inserted,
+                    answered = total.answered,
+                    "poll cycle finished"
+                );
+            }
             tokio::select! {
                 () = cancel.cancelled() => break,
-                () = tokio::time::sleep(self.settings.worker.poll_interval()) => {}
+                () = tokio::time::sleep(self.until_next_due()) => {}
             }
         }
         tracing::info!("worker stopped");
@@ -268,6 +396,10 @@ impl Worker {
             .await?;
         let started = Utc::now();
         self.store.record_poll_attempt(key, started).await?;
+        if let Ok(client) = &runner.client {
+            self.restore_quota(key, client).await?;
+        }
+        let quota_before = runner.quota_reading();
         let result = match &runner.client {
             Err(setup) => Err(PollError::Setup(setup.clone())),
             Ok(AnyClient::Instagram(client)) => self.poll_with(account, key, client, cancel).await,
@@ -283,6 +415,8 @@ impl Worker {
             }
             other => other,
         });
+        self.schedule_next_poll(runner, key, quota_before, &result)
+            .await?;
         match &result {
             Ok(outcome) => {
                 self.store.record_poll_result(key, Utc::now(), None).await?;
@@ -304,6 +438,64 @@ impl Worker {
         result
     }
 
+    /// A restarted worker counts the YouTube units an earlier run spent today.
+    async fn restore_quota(&self, key: AccountKey, client: &AnyClient) -> Result<(), StoreError> {
+        let AnyClient::Youtube(client) = client else {
+            return Ok(());
+        };
+        if client.quota().spent_today() > 0 {
+            return Ok(());
+        }
+        if let QuotaReading::Units {
+            used, resets_at, ..
+        } = self.store.account_schedule(key).await?.quota
+            && resets_at > Utc::now()
+        {
+            client.quota().seed_spent_today(used);
+        }
+        Ok(())
+    }
+
+    /// Decides and stores when the account is polled next, with the quota it has left.
+    async fn schedule_next_poll(
+        &self,
+        runner: &AccountRunner,
+        key: AccountKey,
+        quota_before: QuotaReading,
+        result: &Result<AccountPollOutcome, PollError>,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let quota = runner.quota_reading();
+        let spent = match (quota_before, quota) {
+            (QuotaReading::Units { used: before, .. }, QuotaReading::Units { used, .. }) => {
+                used.saturating_sub(before)
+            }
+            _ => 0,
+        };
+        let next_poll_at = match result {
+            Err(PollError::Platform(PlatformError::Throttled { wait })) => {
+                now + chrono::Duration::from_std(*wait).unwrap_or(chrono::Duration::hours(1))
+            }
+            _ => schedule::next_poll_at(&quota, spent, now, &self.schedule_settings),
+        };
+        let deferred = result.as_ref().map_or(0, |o| o.deferred as u64);
+        self.store
+            .record_account_schedule(
+                key,
+                &AccountSchedule {
+                    next_poll_at: Some(next_poll_at),
+                    quota,
+                    deferred_posts: deferred,
+                },
+            )
+            .await?;
+        self.next_polls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(runner.settings.name.clone(), next_poll_at);
+        Ok(())
+    }
+
     async fn poll_with<C: PlatformClient>(
         &self,
         account: &AccountSettings,
@@ -312,24 +504,66 @@ impl Worker {
         cancel: &CancellationToken,
     ) -> Result<AccountPollOutcome, PollError> {
         let mut outcome = AccountPollOutcome::default();
-        let cutoff = Utc::now() - self.settings.worker.lookback();
+        let now = self.now();
+        let cutoff = now - self.settings.worker.lookback();
         let posts = self.recent_posts(account, client, cutoff).await?;
         let keys = self.store.upsert_posts(key, &posts).await?;
         outcome.posts = keys.len();
 
-        let mut walked_threads = HashSet::new();
-        for (post, (media, _)) in keys.iter().zip(&posts) {
+        let stored = self.store.post_schedules(&keys).await?;
+        let views: Vec<PostView> = keys
+            .iter()
+            .zip(&posts)
+            .map(|(post, (media, campaigns))| {
+                self.post_view(
+                    media,
+                    campaigns,
+                    stored.get(post).cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let allowance =
+            schedule::page_allowance(&client.quota_reading(), now, &self.schedule_settings);
+        let (decisions, order) = schedule::plan(&views, now, &self.schedule_settings, allowance);
+        outcome.deferred = decisions
+            .iter()
+            .filter(|d| **d == PostDecision::Skip(SkipReason::OverBudget))
+            .count();
+        if outcome.deferred > 0 {
+            tracing::info!(
+                deferred = outcome.deferred,
+                "the platform budget is short: the least valuable walks wait for the next cycle"
+            );
+        }
+
+        for index in order {
             if cancel.is_cancelled() {
                 outcome.interrupted = true;
                 return Ok(outcome);
             }
-            let span = tracing::info_span!("poll_post", post = %media.external_id);
-            let walked = self
-                .sync_post(client, *post, media, cancel, &mut outcome)
+            let PostDecision::Walk(reason) = decisions[index] else {
+                continue;
+            };
+            let (media, _) = &posts[index];
+            let post = keys[index];
+            let state = stored.get(&post).cloned().unwrap_or_default();
+            let span = tracing::info_span!("poll_post", post = %media.external_id, ?reason);
+            outcome.walked += 1;
+            let synced = self
+                .sync_post(
+                    client,
+                    post,
+                    media,
+                    &state,
+                    reason,
+                    cutoff,
+                    cancel,
+                    &mut outcome,
+                )
                 .instrument(span)
                 .await;
-            match walked {
-                Ok(ids) => walked_threads.extend(ids),
+            match synced {
+                Ok(()) => {}
                 Err(PollError::Platform(PlatformError::NotFound { message })) => {
                     tracing::warn!(post = %media.external_id, %message, "post is gone, skipping it");
                 }
@@ -339,15 +573,33 @@ impl Worker {
                 return Ok(outcome);
             }
         }
-
-        let post_ids: BTreeMap<PostKey, &str> = keys
-            .iter()
-            .zip(&posts)
-            .map(|(key, (media, _))| (*key, media.external_id.as_str()))
-            .collect();
-        self.refresh_open_threads(client, &post_ids, cutoff, &walked_threads, &mut outcome)
-            .await?;
         Ok(outcome)
+    }
+
+    /// What the schedule needs to know of one listed post.
+    fn post_view(&self, media: &Media, campaigns: &[String], stored: PostSchedule) -> PostView {
+        // Polling ends with the last campaign window the post is in; a post in no campaign, or
+        // in one without an end, is polled for as long as it is within the lookback.
+        let ends: Option<Vec<DateTime<Utc>>> = campaigns
+            .iter()
+            .map(|name| {
+                self.settings
+                    .campaigns
+                    .iter()
+                    .find(|c| &c.name == name)
+                    .and_then(|c| c.window_end())
+            })
+            .collect();
+        PostView {
+            created_at: media.created_at,
+            comments_count: media.comments_count,
+            reconciled_count: stored.walk.reconciled_count,
+            walk_interrupted: stored.walk.resume_after.is_some(),
+            ever_completed: stored.ever_completed(),
+            last_walked_at: stored.last_walked_at,
+            last_full_walk_at: stored.last_full_walk_at,
+            polling_ends_at: ends.and_then(|ends| ends.into_iter().max()),
+        }
     }
 
     /// The account's posts created since `cutoff` that belong to one of its campaigns (every
@@ -391,70 +643,127 @@ impl Worker {
         Ok(posts)
     }
 
-    /// Brings one post up to date: an incremental walk down to the watermark, then, when the
-    /// platform's comment count moved by more than the walk found, a full walk — the only way to
-    /// see a reply added deep in an old thread, which does not move its thread to the top.
+    /// Brings one post up to date, spending as few calls as the platform's count allows.
+    ///
+    /// An incremental walk reads down to the watermark. When the platform's count moved by exactly
+    /// the new comments it found, the post is reconciled. When it moved by more, the rest landed
+    /// in older threads (replies do not move a thread to the top): the open questions' threads
+    /// are re-read first (answers are the likeliest late arrivals and cost one call per 50
+    /// threads), then, if comments are still missing, the walk goes on from the newest page until
+    /// they are all found — replies land mostly under recent comments, so this usually stops after
+    /// a page or two, and at worst it reads everything. When the count moved by less than found,
+    /// comments were deleted: only a full walk can tell which.
+    #[allow(clippy::too_many_arguments)]
     async fn sync_post<C: PlatformClient>(
         &self,
         client: &C,
         post: PostKey,
         media: &Media,
+        stored: &PostSchedule,
+        reason: WalkReason,
+        cutoff: DateTime<Utc>,
         cancel: &CancellationToken,
         outcome: &mut AccountPollOutcome,
-    ) -> Result<Vec<String>, PollError> {
-        let state = self.store.walk_state(post).await?;
-        let incremental = self
+    ) -> Result<(), PollError> {
+        // A first walk reads every page anyway: make it a full one, which settles the count and
+        // the edit-check clock at once.
+        let depth = match reason {
+            WalkReason::EditCheck | WalkReason::Backfill => Depth::Full,
+            _ => Depth::Incremental,
+        };
+        let first = self
             .walk_post(
                 client,
                 post,
                 &media.external_id,
-                &state,
-                Depth::Incremental,
+                &stored.walk,
+                depth,
                 cancel,
                 outcome,
             )
             .await?;
+        if !first.completed {
+            return Ok(());
+        }
+        if depth == Depth::Full {
+            return self.finish_full_walk(post, media, &first).await;
+        }
         let Some(count) = media.comments_count else {
-            return Ok(incremental.threads);
+            // Nothing says where activity happened: re-read the open questions' threads.
+            self.refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
+                .await?;
+            self.store.record_walk(post, self.now(), false).await?;
+            return Ok(());
         };
-        if !incremental.completed || state.reconciled_count == Some(count) {
-            return Ok(incremental.threads);
+        let announced = count as i64 - stored.walk.reconciled_count.map_or(0, |c| c as i64);
+        let mut found = first.inserted as i64;
+        if found < announced {
+            found += self
+                .refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
+                .await? as i64;
         }
-        let announced = count as i64 - state.reconciled_count.map_or(0, |c| c as i64);
-        if incremental.inserted as i64 == announced {
+        let depth = match found.cmp(&announced) {
+            std::cmp::Ordering::Equal => None,
+            std::cmp::Ordering::Less => Some(Depth::UntilFound((announced - found) as u64)),
+            std::cmp::Ordering::Greater => Some(Depth::Full),
+        };
+        let Some(depth) = depth else {
             self.store.set_reconciled_count(post, count).await?;
-            return Ok(incremental.threads);
-        }
+            self.store.record_walk(post, self.now(), false).await?;
+            return Ok(());
+        };
         tracing::info!(
             announced,
-            found = incremental.inserted,
-            "the comment count moved differently from the new comments found; re-reading every thread"
+            found,
+            ?depth,
+            "the comment count moved differently from the new comments found; reading further"
         );
         let state = self.store.walk_state(post).await?;
-        let full = self
+        let deeper = self
             .walk_post(
                 client,
                 post,
                 &media.external_id,
                 &state,
-                Depth::Full,
+                depth,
                 cancel,
                 outcome,
             )
             .await?;
-        if full.completed {
+        if !deeper.completed {
+            return Ok(());
+        }
+        if deeper.reached_end {
+            return self.finish_full_walk(post, media, &deeper).await;
+        }
+        self.store.set_reconciled_count(post, count).await?;
+        self.store.record_walk(post, self.now(), false).await?;
+        Ok(())
+    }
+
+    /// After a walk that read every page: what it did not see is gone from the platform, and the
+    /// platform's count is what the store now accounts for.
+    async fn finish_full_walk(
+        &self,
+        post: PostKey,
+        media: &Media,
+        walk: &Walk,
+    ) -> Result<(), PollError> {
+        let now = self.now();
+        if walk.reached_end {
             let deleted = self
                 .store
-                .mark_missing_deleted(post, &full.seen, Utc::now())
+                .mark_missing_deleted(post, &walk.seen, now)
                 .await?;
             if deleted > 0 {
                 tracing::info!(deleted, "comments no longer on the platform marked deleted");
             }
+        }
+        if let Some(count) = media.comments_count {
             self.store.set_reconciled_count(post, count).await?;
         }
-        let mut threads = incremental.threads;
-        threads.extend(full.threads);
-        Ok(threads)
+        self.store.record_walk(post, now, walk.reached_end).await?;
+        Ok(())
     }
 
     /// Walks one post's comments from the newest (or from an interrupted walk's cursor) down to
@@ -472,7 +781,7 @@ impl Worker {
     ) -> Result<Walk, PollError> {
         let floor = match depth {
             Depth::Incremental => state.watermark.map(|w| w - self.settings.worker.overlap()),
-            Depth::Full => None,
+            Depth::UntilFound(_) | Depth::Full => None,
         };
         let mut after = state.resume_after.clone();
         let mut walk_newest = state.walk_newest;
@@ -505,7 +814,7 @@ impl Worker {
                 .collect();
             walk.threads
                 .extend(top_level.iter().map(|c| c.external_id.clone()));
-            if depth == Depth::Full {
+            if depth != Depth::Incremental {
                 walk.seen
                     .extend(page.items.iter().map(|c| c.external_id.clone()));
             }
@@ -521,6 +830,9 @@ impl Worker {
             if page.next.is_some() && next.is_none() && !reached_known {
                 tracing::warn!("the platform returned a cursor already followed; ending the walk");
             }
+            walk.reached_end |= page.next.is_none();
+            let fetched = page.items.len();
+            let classified = self.classify_all(page.items);
             let progress = match &next {
                 Some(after) => WalkProgress::Continue {
                     after: after.clone(),
@@ -530,11 +842,9 @@ impl Worker {
                     watermark: state.watermark.max(walk_newest),
                 },
             };
-            let fetched = page.items.len();
-            let classified = self.classify_all(page.items);
             let written = self
                 .store
-                .save_comment_page(post, &classified, &progress, Utc::now())
+                .save_comment_page(post, &classified, &progress, self.now())
                 .await?;
             page_span.in_scope(|| {
                 tracing::debug!(
@@ -548,8 +858,20 @@ impl Worker {
             walk.pages += 1;
             outcome.add_page(fetched, written);
             walk.inserted += written.inserted;
+            let explained = matches!(depth, Depth::UntilFound(wanted) if walk.inserted >= wanted);
             match next {
                 None => {
+                    walk.completed = true;
+                    return Ok(walk);
+                }
+                Some(_) if explained => {
+                    // Every announced comment is found: end the walk here, as if at the end.
+                    let done = WalkProgress::Complete {
+                        watermark: state.watermark.max(walk_newest),
+                    };
+                    self.store
+                        .save_comment_page(post, &[], &done, self.now())
+                        .await?;
                     walk.completed = true;
                     return Ok(walk);
                 }
@@ -562,35 +884,38 @@ impl Worker {
         }
     }
 
-    /// Re-reads the threads of open questions that this cycle's walks did not reach, so an answer
-    /// written under an older comment resolves it.
+    /// Re-reads the threads of the post's open questions that this walk did not reach, so an
+    /// answer written under an older comment resolves it. Returns the comments new to the store.
     async fn refresh_open_threads<C: PlatformClient>(
         &self,
         client: &C,
-        posts: &BTreeMap<PostKey, &str>,
+        post: PostKey,
+        media: &Media,
         cutoff: DateTime<Utc>,
-        already_read: &HashSet<String>,
+        already_read: &[String],
         outcome: &mut AccountPollOutcome,
-    ) -> Result<(), PollError> {
-        let mut by_post: BTreeMap<PostKey, Vec<String>> = BTreeMap::new();
-        let keys: Vec<PostKey> = posts.keys().copied().collect();
-        for (post, id) in self.store.open_threads(&keys, cutoff).await? {
-            if !already_read.contains(&id) {
-                by_post.entry(post).or_default().push(id);
-            }
+    ) -> Result<u64, PollError> {
+        let already_read: HashSet<&str> = already_read.iter().map(String::as_str).collect();
+        let ids: Vec<String> = self
+            .store
+            .open_threads(&[post], cutoff)
+            .await?
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| !already_read.contains(id.as_str()))
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
         }
-        for (post, ids) in by_post {
-            let post_id = posts.get(&post).copied().unwrap_or_default();
-            let comments = client.fetch_threads(post_id, &ids).await?;
-            let fetched = comments.len();
-            let classified = self.classify_all(comments);
-            let written = self
-                .store
-                .save_comment_page(post, &classified, &WalkProgress::Unchanged, Utc::now())
-                .await?;
-            outcome.add_page(fetched, written);
-        }
-        Ok(())
+        let comments = client.fetch_threads(&media.external_id, &ids).await?;
+        let fetched = comments.len();
+        let classified = self.classify_all(comments);
+        let written = self
+            .store
+            .save_comment_page(post, &classified, &WalkProgress::Unchanged, self.now())
+            .await?;
+        outcome.add_page(fetched, written);
+        Ok(written.inserted)
     }
 
     fn classify_all(&self, comments: Vec<Comment>) -> Vec<ClassifiedComment> {

@@ -5,7 +5,9 @@
 //! a bad id or an unknown category cannot travel further than the parser that met it.
 
 mod comment;
+mod quota;
 mod verdict;
 
 pub use comment::{AuthorRole, Comment, Media, Platform, UnknownPlatform};
+pub use quota::QuotaReading;
 pub use verdict::{Category, Label, RuleId, UnknownCategory, UnknownLabel, Verdict};

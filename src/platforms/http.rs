@@ -6,6 +6,7 @@
 //! supplies an `interpret` function and this module does the acting. There is no second copy of
 //! the retry loop anywhere in the crate.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
@@ -66,7 +67,16 @@ pub struct ApiClient {
     policy: HttpPolicy,
     /// No request leaves before this instant (set by throttles and high usage).
     not_before: Mutex<Option<Instant>>,
+    /// Reads a usage percentage from response headers (Meta); `None` for other platforms.
+    usage_probe: Option<UsageProbe>,
+    /// The last percentage `usage_probe` read; [`NO_USAGE`] until one is read.
+    last_usage: AtomicU8,
 }
+
+/// Reads the platform's usage percentage from a response's headers, when it reports one.
+pub type UsageProbe = fn(&HeaderMap) -> Option<u8>;
+
+const NO_USAGE: u8 = u8::MAX;
 
 impl ApiClient {
     /// # Errors
@@ -84,7 +94,23 @@ impl ApiClient {
             http,
             policy,
             not_before: Mutex::new(None),
+            usage_probe: None,
+            last_usage: AtomicU8::new(NO_USAGE),
         })
+    }
+
+    /// Remembers the usage percentage each response reports, for [`ApiClient::usage_percent`].
+    pub fn with_usage_probe(mut self, probe: UsageProbe) -> ApiClient {
+        self.usage_probe = Some(probe);
+        self
+    }
+
+    /// The usage percentage the last response that reported one carried.
+    pub fn usage_percent(&self) -> Option<u8> {
+        match self.last_usage.load(Ordering::Relaxed) {
+            NO_USAGE => None,
+            percent => Some(percent),
+        }
     }
 
     /// Sends the request built by `build` until `interpret` accepts the response and its body
@@ -171,6 +197,9 @@ impl ApiClient {
             .map_err(|e| format!("request failed: {}", e.without_url()))?;
         let status = response.status();
         let headers = response.headers().clone();
+        if let Some(percent) = self.usage_probe.and_then(|probe| probe(&headers)) {
+            self.last_usage.store(percent.min(100), Ordering::Relaxed);
+        }
         let body = response
             .bytes()
             .await

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::http::{ApiClient, HttpPolicy};
 use super::{Page, PlatformClient, PlatformError, meta};
-use crate::domain::{AuthorRole, Comment, Media};
+use crate::domain::{AuthorRole, Comment, Media, QuotaReading};
 
 const MEDIA_FIELDS: &str = "id,caption,media_product_type,timestamp,permalink,comments_count";
 const COMMENT_FIELDS: &str = "id,text,timestamp,username,from{id,username},parent_id,hidden";
@@ -69,7 +69,7 @@ impl InstagramClient {
         policy: HttpPolicy,
     ) -> Result<Self, PlatformError> {
         Ok(InstagramClient {
-            api: ApiClient::new(policy)?,
+            api: ApiClient::new(policy)?.with_usage_probe(meta::usage_percent),
             base_url: base_url.trim_end_matches('/').to_owned(),
             token,
             identity,
@@ -178,6 +178,14 @@ impl InstagramClient {
 }
 
 impl PlatformClient for InstagramClient {
+    fn quota_reading(&self) -> QuotaReading {
+        self.api
+            .usage_percent()
+            .map_or(QuotaReading::Unknown, |percent| {
+                QuotaReading::UsagePercent { percent }
+            })
+    }
+
     async fn list_posts(&self, after: Option<&str>) -> Result<Page<Media>, PlatformError> {
         let limit = MEDIA_PAGE_SIZE.to_string();
         let mut query = vec![("fields", MEDIA_FIELDS), ("limit", limit.as_str())];

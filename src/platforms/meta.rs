@@ -80,6 +80,14 @@ fn usage(headers: &HeaderMap) -> Usage {
     worst
 }
 
+/// The usage percentage the response reports, if it carries a usage header at all (the first
+/// calls of an hour often carry none). Feeds the schedule's budget planner.
+pub(super) fn usage_percent(headers: &HeaderMap) -> Option<u8> {
+    let reported =
+        headers.contains_key("x-business-use-case-usage") || headers.contains_key("x-app-usage");
+    reported.then(|| usage(headers).percent().min(100) as u8)
+}
+
 /// How long a throttled client should wait: the regain estimate, or a minute when none is given.
 fn throttle_wait(usage: &Usage) -> Duration {
     Duration::from_secs(60 * u64::from(usage.estimated_time_to_regain_access.max(1)))

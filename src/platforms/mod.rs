@@ -13,7 +13,7 @@ pub mod youtube;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::domain::{Comment, Media};
+use crate::domain::{Comment, Media, QuotaReading};
 
 /// Errors by what the caller does about them.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -79,4 +79,10 @@ pub trait PlatformClient: Send + Sync {
         post_id: &str,
         comment_ids: &[String],
     ) -> impl Future<Output = Result<Vec<Comment>, PlatformError>> + Send;
+
+    /// The account's quota as this client last saw it, for the schedule's budget planner and
+    /// `triage status`. Platforms that only throttle report [`QuotaReading::Unknown`].
+    fn quota_reading(&self) -> QuotaReading {
+        QuotaReading::Unknown
+    }
 }

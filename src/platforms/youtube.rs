@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 
 use super::http::{ApiClient, HttpPolicy, Interpretation};
 use super::{Page, PlatformClient, PlatformError};
-use crate::domain::{AuthorRole, Comment, Media};
+use crate::domain::{AuthorRole, Comment, Media, QuotaReading};
 
 /// Largest `maxResults` of the comment endpoints.
 const MAX_RESULTS: u32 = 100;
@@ -37,6 +37,9 @@ const MAX_RESULTS: u32 = 100;
 const MAX_IDS: usize = 50;
 /// Wait suggested for a short-term `rateLimitExceeded`.
 const BURST_WAIT: Duration = Duration::from_secs(30);
+/// The parts every thread listing asks for: the top-level comment and its embedded replies.
+const THREAD_PARTS: &str = "snippet,replies";
+
 /// The default daily quota of a Cloud project.
 pub const DEFAULT_DAILY_UNITS: u64 = 10_000;
 
@@ -107,6 +110,13 @@ impl QuotaMeter {
 
     fn charge(&self, cost: u64) {
         self.lock().1 += cost;
+    }
+
+    /// Counts units already spent today by an earlier run of the worker (the store keeps them),
+    /// so a restart does not believe the whole day's budget is available again.
+    pub fn seed_spent_today(&self, units: u64) {
+        let mut spent = self.lock();
+        spent.1 = spent.1.max(units);
     }
 
     /// The platform says the quota is gone: nothing more is sent today.
@@ -340,6 +350,18 @@ impl YoutubeClient {
 }
 
 impl PlatformClient for YoutubeClient {
+    fn quota_reading(&self) -> QuotaReading {
+        let now = Utc::now();
+        QuotaReading::Units {
+            used: self.quota.spent_today(),
+            limit: self.quota.daily_budget(),
+            resets_at: now
+                + chrono::Duration::from_std(until_quota_reset(now))
+                    .unwrap_or(chrono::Duration::hours(24)),
+            per_page: self.quota.costs.cost("commentThreads", THREAD_PARTS),
+        }
+    }
+
     async fn list_posts(&self, after: Option<&str>) -> Result<Page<Media>, PlatformError> {
         let uploads = match self.identity.channel_id.strip_prefix("UC") {
             Some(rest) => format!("UU{rest}"),
@@ -435,7 +457,7 @@ impl PlatformClient for YoutubeClient {
     ) -> Result<Page<Comment>, PlatformError> {
         let max = self.page_size.to_string();
         let mut query = vec![
-            ("part", "snippet,replies"),
+            ("part", THREAD_PARTS),
             ("videoId", post_id),
             ("maxResults", max.as_str()),
             ("order", "time"),
@@ -464,7 +486,7 @@ impl PlatformClient for YoutubeClient {
                 .get(
                     "commentThreads",
                     &[
-                        ("part", "snippet,replies"),
+                        ("part", THREAD_PARTS),
                         ("id", ids.as_str()),
                         ("textFormat", "plainText"),
                     ],

@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{AccountKey, PostKey, Store, StoreError, to_unix};
-use crate::domain::{Media, Platform};
+use crate::domain::{Media, Platform, QuotaReading};
 
 /// Poll health of one account, for `triage status` and logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccountHealth {
     pub name: String,
     pub platform: String,
@@ -15,6 +15,12 @@ pub struct AccountHealth {
     pub last_success_at: Option<i64>,
     pub fail_count: i64,
     pub last_error: Option<String>,
+    /// When the worker plans the next poll.
+    pub next_poll_at: Option<i64>,
+    /// The platform quota as last seen.
+    pub quota: QuotaReading,
+    /// Posts due in the last cycle that the budget pushed to a later one.
+    pub deferred_posts: i64,
 }
 
 impl Store {
@@ -154,7 +160,9 @@ impl Store {
     /// A database error.
     pub async fn account_health(&self) -> Result<Vec<AccountHealth>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, platform, last_attempt_at, last_success_at, fail_count, last_error
+            "SELECT name, platform, last_attempt_at, last_success_at, fail_count, last_error,
+                    next_poll_at, quota_kind, quota_used, quota_limit, quota_resets_at,
+                    deferred_posts
              FROM accounts ORDER BY name",
         )
         .fetch_all(&self.pool)
@@ -168,6 +176,14 @@ impl Store {
                     last_success_at: row.try_get(3)?,
                     fail_count: row.try_get(4)?,
                     last_error: row.try_get(5)?,
+                    next_poll_at: row.try_get(6)?,
+                    quota: super::schedule::quota_from_columns(
+                        row.try_get::<Option<String>, _>(7)?.as_deref(),
+                        row.try_get(8)?,
+                        row.try_get(9)?,
+                        row.try_get(10)?,
+                    )?,
+                    deferred_posts: row.try_get(11)?,
                 })
             })
             .collect()

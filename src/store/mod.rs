@@ -17,6 +17,7 @@ mod audit;
 mod comments;
 mod deliveries;
 mod queries;
+mod schedule;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -26,10 +27,12 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use accounts::AccountHealth;
 pub use audit::{AnswerRole, AuditAnswer, AuditComment, AuditPost, AuditWindow};
 pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
 pub use deliveries::{CountGap, FailingDelivery, PendingDelivery};
 pub use queries::{OpenQuestion, QuestionScope, RecentComment, StoredComment, Totals};
+pub use schedule::{AccountSchedule, PostSchedule};
 
 /// Errors from the store. The caller can only report them: a storage failure is not retried here.
 #[derive(Debug, thiserror::Error)]

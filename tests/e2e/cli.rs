@@ -177,6 +177,7 @@ async fn sigterm_stops_the_polling_loop_cleanly() {
     )
     .unwrap();
     let tokens = sim_tokens(&sim);
+    let probe = sim.clone();
     let status = tokio::task::spawn_blocking(move || {
         let mut child = triage()
             .arg("--config")
@@ -187,7 +188,11 @@ async fn sigterm_stops_the_polling_loop_cleanly() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(800));
+        // Signal once the first cycle is reading comments (startup is slow on a loaded machine).
+        let started = std::time::Instant::now();
+        while probe.requests_served() < 4 && started.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()

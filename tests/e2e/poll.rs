@@ -25,6 +25,7 @@ async fn a_second_poll_that_sees_nothing_new_writes_nothing() {
     let app = spawn_app(scenario(2), SimOptions::default(), |_| {}).await;
     app.poll_ok().await;
     let before = app.stored().await;
+    let calls_before = app.sim.requests_served();
     let second = app.poll_ok().await.total();
     assert_eq!(
         (second.inserted, second.updated, second.answered),
@@ -32,6 +33,12 @@ async fn a_second_poll_that_sees_nothing_new_writes_nothing() {
         "{second:?}"
     );
     assert_eq!(app.stored().await, before);
+    // The listing's comment counts show nothing moved: no post is read, one call per account.
+    assert_eq!(second.walked, 0, "{second:?}");
+    assert_eq!(
+        app.sim.requests_served() - calls_before,
+        app.sim.accounts().len() as u64
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,203 @@
+//! What the polling schedule remembers between cycles and restarts: when each post was last
+//! walked, and each account's next poll and quota.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{AccountKey, PostKey, Store, StoreError, WalkState, from_unix, to_unix};
+use crate::domain::QuotaReading;
+
+/// A post's walk state with the times the schedule spaces walks by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostSchedule {
+    pub walk: WalkState,
+    /// When a walk of the post last completed.
+    pub last_walked_at: Option<DateTime<Utc>>,
+    /// When a full walk (every page) of the post last completed.
+    pub last_full_walk_at: Option<DateTime<Utc>>,
+}
+
+impl PostSchedule {
+    /// Some walk of this post has completed (a watermark alone says so for databases written
+    /// before the schedule existed; an empty post has none, but a walk time).
+    pub fn ever_completed(&self) -> bool {
+        self.last_walked_at.is_some()
+            || self.walk.watermark.is_some()
+            || self.walk.reconciled_count.is_some()
+    }
+}
+
+/// The schedule's view of one account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AccountSchedule {
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub quota: QuotaReading,
+    /// Posts due in the last cycle that the budget pushed to a later one.
+    pub deferred_posts: u64,
+}
+
+fn time(table: &'static str, secs: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    secs.map(|s| from_unix(table, s)).transpose()
+}
+
+/// Stored columns → a quota reading (unknown kinds and missing values read as unknown).
+pub(super) fn quota_from_columns(
+    kind: Option<&str>,
+    used: Option<i64>,
+    limit: Option<i64>,
+    resets_at: Option<i64>,
+) -> Result<QuotaReading, StoreError> {
+    Ok(match (kind, used, limit, resets_at) {
+        (Some("units"), Some(used), Some(limit), Some(resets_at)) => QuotaReading::Units {
+            used: used.max(0) as u64,
+            limit: limit.max(0) as u64,
+            resets_at: from_unix("accounts", resets_at)?,
+            per_page: 1,
+        },
+        (Some("percent"), Some(used), _, _) => QuotaReading::UsagePercent {
+            percent: used.clamp(0, 100) as u8,
+        },
+        _ => QuotaReading::Unknown,
+    })
+}
+
+impl Store {
+    /// The schedule state of each given post (posts never walked get the default).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn post_schedules(
+        &self,
+        posts: &[PostKey],
+    ) -> Result<HashMap<PostKey, PostSchedule>, StoreError> {
+        let mut out = HashMap::with_capacity(posts.len());
+        for chunk in posts.chunks(500) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT post_id, watermark, walk_after, walk_newest, reconciled_count,
+                        last_walked_at, last_full_walk_at
+                 FROM poll_state WHERE post_id IN (",
+            );
+            let mut ids = query.separated(", ");
+            for post in chunk {
+                ids.push_bind(post.0);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let post = PostKey(row.try_get(0)?);
+                let schedule = PostSchedule {
+                    walk: WalkState {
+                        watermark: time("poll_state", row.try_get(1)?)?,
+                        resume_after: row.try_get(2)?,
+                        walk_newest: time("poll_state", row.try_get(3)?)?,
+                        reconciled_count: row
+                            .try_get::<Option<i64>, _>(4)?
+                            .map(|c| c.max(0) as u64),
+                    },
+                    last_walked_at: time("poll_state", row.try_get(5)?)?,
+                    last_full_walk_at: time("poll_state", row.try_get(6)?)?,
+                };
+                out.insert(post, schedule);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that a walk of the post completed at `at` (`full`: it read every page).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_walk(
+        &self,
+        post: PostKey,
+        at: DateTime<Utc>,
+        full: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO poll_state (post_id, last_walked_at, last_full_walk_at, updated_at)
+             VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END, ?2)
+             ON CONFLICT (post_id) DO UPDATE
+                 SET last_walked_at = excluded.last_walked_at,
+                     last_full_walk_at = COALESCE(excluded.last_full_walk_at,
+                                                  poll_state.last_full_walk_at)",
+        )
+        .bind(post.0)
+        .bind(to_unix(at))
+        .bind(full)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores the account's next poll time, quota and deferred posts after a cycle.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_account_schedule(
+        &self,
+        account: AccountKey,
+        schedule: &AccountSchedule,
+    ) -> Result<(), StoreError> {
+        let (kind, used, limit, resets_at) = match schedule.quota {
+            QuotaReading::Unknown => (None, None, None, None),
+            QuotaReading::Units {
+                used,
+                limit,
+                resets_at,
+                ..
+            } => (
+                Some("units"),
+                Some(used as i64),
+                Some(limit as i64),
+                Some(to_unix(resets_at)),
+            ),
+            QuotaReading::UsagePercent { percent } => {
+                (Some("percent"), Some(i64::from(percent)), Some(100), None)
+            }
+        };
+        sqlx::query(
+            "UPDATE accounts SET next_poll_at = ?, quota_kind = ?, quota_used = ?, quota_limit = ?,
+                                 quota_resets_at = ?, deferred_posts = ?
+             WHERE id = ?",
+        )
+        .bind(schedule.next_poll_at.map(to_unix))
+        .bind(kind)
+        .bind(used)
+        .bind(limit)
+        .bind(resets_at)
+        .bind(schedule.deferred_posts as i64)
+        .bind(account.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The account's schedule as last stored (so a restart keeps YouTube's units spent today).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn account_schedule(
+        &self,
+        account: AccountKey,
+    ) -> Result<AccountSchedule, StoreError> {
+        let row = sqlx::query(
+            "SELECT next_poll_at, quota_kind, quota_used, quota_limit, quota_resets_at,
+                    deferred_posts
+             FROM accounts WHERE id = ?",
+        )
+        .bind(account.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(AccountSchedule {
+            next_poll_at: time("accounts", row.try_get(0)?)?,
+            quota: quota_from_columns(
+                row.try_get::<Option<String>, _>(1)?.as_deref(),
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            )?,
+            deferred_posts: row.try_get::<i64, _>(5)?.max(0) as u64,
+        })
+    }
+}
