@@ -76,7 +76,7 @@ async fn steady_state_efficiency() {
     for _ in 0..12 {
         sim.advance(chrono::Duration::hours(1));
         let before = sim.requests_served();
-        let report = worker.poll_once(&cancel).await;
+        let report = worker.poll_due(&cancel).await;
         let total = report.total();
         calls += sim.requests_served() - before;
         if std::env::var_os("POLL_BENCH_VERBOSE").is_some() {

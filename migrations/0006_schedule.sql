@@ -4,6 +4,10 @@
 -- spaces walks of posts without a count and edit checks by these.
 ALTER TABLE poll_state ADD COLUMN last_walked_at INTEGER;
 ALTER TABLE poll_state ADD COLUMN last_full_walk_at INTEGER;
+-- Comments the platform's count announced that no walk has found yet (replies in older threads),
+-- and when the worker last walked further down to look for them; the search is spaced by age.
+ALTER TABLE poll_state ADD COLUMN missing_comments INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE poll_state ADD COLUMN last_search_at INTEGER;
 
 -- When the worker plans to poll the account next (later than one cycle when a quota is short).
 ALTER TABLE accounts ADD COLUMN next_poll_at INTEGER;

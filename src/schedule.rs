@@ -75,6 +75,16 @@ impl ScheduleSettings {
         (age / self.freshness_divisor).clamp(self.cycle, self.max_post_interval.max(self.cycle))
     }
 
+    /// How often a walk goes past the watermark to look for comments the count announced but no
+    /// walk found (replies in older threads): often while the post is fresh, rarely once it is
+    /// old, because such a search may read many pages.
+    pub fn search_interval(&self, age: Duration) -> Duration {
+        (age / 2).clamp(
+            self.cycle.max(Duration::hours(1)),
+            self.max_post_interval.max(self.cycle),
+        )
+    }
+
     /// How often an unchanged post of this age is walked in full to notice edits.
     pub fn reconcile_interval(&self, age: Duration) -> Duration {
         (age / 2).max(self.reconcile_interval)
@@ -87,8 +97,12 @@ pub struct PostView {
     pub created_at: DateTime<Utc>,
     /// The platform's comment count from this cycle's listing.
     pub comments_count: Option<u64>,
-    /// The count when the store last accounted for every comment (`None`: never).
+    /// The count the store last accounted for (`None`: never).
     pub reconciled_count: Option<u64>,
+    /// Comments of that count no walk has found yet (replies in older threads).
+    pub missing_comments: u64,
+    /// When a walk last went past the watermark to look for them.
+    pub last_search_at: Option<DateTime<Utc>>,
     /// An earlier walk was interrupted and has a cursor to resume from.
     pub walk_interrupted: bool,
     /// A walk of this post has completed at least once.
@@ -112,6 +126,9 @@ pub enum WalkReason {
     Backfill,
     /// The platform gives no count; its freshness interval has passed.
     NoCount,
+    /// The count has not moved, but comments it announced earlier are still missing and the
+    /// search for them is due.
+    FindMissing,
     /// Unchanged count, but a full walk is due to notice edits (they move no count).
     EditCheck,
 }
@@ -196,6 +213,14 @@ pub fn decide(post: &PostView, now: DateTime<Utc>, settings: &ScheduleSettings) 
             let delta = count as i64 - post.reconciled_count.map_or(0, |c| c as i64);
             PostDecision::Walk(WalkReason::CountMoved { delta })
         }
+        Some(_)
+            if post.missing_comments > 0
+                && post
+                    .last_search_at
+                    .is_none_or(|at| at + settings.search_interval(age) <= now) =>
+        {
+            PostDecision::Walk(WalkReason::FindMissing)
+        }
         Some(_) => {
             let edit_check_due = post
                 .last_full_walk_at
@@ -228,6 +253,7 @@ fn expected_pages(post: &PostView, reason: WalkReason, page_size: u32) -> u64 {
             pages(post.comments_count.unwrap_or(0))
         }
         WalkReason::NoCount => 1,
+        WalkReason::FindMissing => pages(post.missing_comments) + 1,
     }
 }
 
@@ -241,7 +267,7 @@ fn priority(post: &PostView, reason: WalkReason, now: DateTime<Utc>) -> (u8, f64
         WalkReason::Resume => (0, 0.0),
         WalkReason::CountMoved { delta } => (1, -(delta.unsigned_abs() as f64) * freshness),
         WalkReason::Backfill => (2, -freshness),
-        WalkReason::NoCount => (3, -freshness),
+        WalkReason::NoCount | WalkReason::FindMissing => (3, -freshness),
         WalkReason::EditCheck => (4, -freshness),
     }
 }
@@ -341,6 +367,8 @@ mod tests {
             created_at: now() - age,
             comments_count: Some(count),
             reconciled_count: Some(count),
+            missing_comments: 0,
+            last_search_at: None,
             walk_interrupted: false,
             ever_completed: true,
             last_walked_at: Some(now() - Duration::minutes(5)),
@@ -419,6 +447,29 @@ mod tests {
             PostDecision::Skip(SkipReason::NotDue {
                 due_at: now() - Duration::minutes(70) + Duration::hours(4)
             })
+        );
+    }
+
+    #[test]
+    fn missing_comments_are_searched_for_less_often_as_the_post_ages() {
+        let s = settings();
+        let searched_an_hour_ago = PostView {
+            missing_comments: 2,
+            last_search_at: Some(now() - Duration::hours(1)),
+            ..settled(Duration::hours(2), 40)
+        };
+        assert_eq!(
+            decide(&searched_an_hour_ago, now(), &s),
+            PostDecision::Walk(WalkReason::FindMissing)
+        );
+        let older = PostView {
+            created_at: now() - Duration::days(1),
+            ..searched_an_hour_ago
+        };
+        assert_eq!(
+            decide(&older, now(), &s),
+            PostDecision::Skip(SkipReason::Unchanged),
+            "a day-old post is searched every 12 hours"
         );
     }
 

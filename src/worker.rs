@@ -38,7 +38,7 @@ use crate::platforms::{PlatformClient, PlatformError};
 use crate::schedule::{self, PostDecision, PostView, ScheduleSettings, SkipReason, WalkReason};
 use crate::store::{
     AccountKey, AccountSchedule, ClassifiedComment, PageWriteOutcome, PostKey, PostSchedule, Store,
-    StoreError, WalkProgress,
+    StoreError, WalkProgress, WalkRecord,
 };
 
 /// Why an account's poll failed this cycle.
@@ -146,6 +146,15 @@ impl fmt::Display for CycleReport {
         }
         Ok(())
     }
+}
+
+/// How hard a cycle looks for comments the platform's count announced in older threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The daemon: searches are spaced by post age, missing comments carried until then.
+    Scheduled,
+    /// `poll --once`: everything announced is searched for now.
+    CatchUp,
 }
 
 /// How far a walk reads.
@@ -266,7 +275,7 @@ impl Worker {
     /// `triage poll --once` asks for). Within each account the schedule still decides which posts
     /// need reading.
     pub async fn poll_once(&self, cancel: &CancellationToken) -> CycleReport {
-        self.poll_accounts(|_| true, cancel).await
+        self.poll_accounts(|_| true, Mode::CatchUp, cancel).await
     }
 
     /// Polls the accounts whose next poll is due. A quota-limited account (YouTube) may be due
@@ -283,12 +292,14 @@ impl Worker {
                 .cloned()
                 .collect()
         };
-        self.poll_accounts(|name| due.contains(name), cancel).await
+        self.poll_accounts(|name| due.contains(name), Mode::Scheduled, cancel)
+            .await
     }
 
     async fn poll_accounts(
         &self,
         wanted: impl Fn(&str) -> bool,
+        mode: Mode,
         cancel: &CancellationToken,
     ) -> CycleReport {
         let limit = self.settings.worker.max_concurrent_accounts.max(1);
@@ -303,7 +314,10 @@ impl Worker {
                 account = %runner.settings.name,
                 platform = %runner.settings.platform
             );
-            let result = self.poll_account(runner, cancel).instrument(span).await;
+            let result = self
+                .poll_account(runner, mode, cancel)
+                .instrument(span)
+                .await;
             (runner.settings.name.clone(), result)
         })
         .buffer_unordered(limit)
@@ -382,6 +396,7 @@ impl Worker {
     async fn poll_account(
         &self,
         runner: &AccountRunner,
+        mode: Mode,
         cancel: &CancellationToken,
     ) -> Result<AccountPollOutcome, PollError> {
         let account = &runner.settings;
@@ -402,9 +417,15 @@ impl Worker {
         let quota_before = runner.quota_reading();
         let result = match &runner.client {
             Err(setup) => Err(PollError::Setup(setup.clone())),
-            Ok(AnyClient::Instagram(client)) => self.poll_with(account, key, client, cancel).await,
-            Ok(AnyClient::Youtube(client)) => self.poll_with(account, key, client, cancel).await,
-            Ok(AnyClient::Tiktok(client)) => self.poll_with(account, key, client, cancel).await,
+            Ok(AnyClient::Instagram(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Youtube(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Tiktok(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
         };
         let result = result.map_err(|e| match e {
             PollError::Platform(source @ PlatformError::TokenRejected { .. }) => {
@@ -501,6 +522,7 @@ impl Worker {
         account: &AccountSettings,
         key: AccountKey,
         client: &C,
+        mode: Mode,
         cancel: &CancellationToken,
     ) -> Result<AccountPollOutcome, PollError> {
         let mut outcome = AccountPollOutcome::default();
@@ -555,7 +577,7 @@ impl Worker {
                     post,
                     media,
                     &state,
-                    reason,
+                    (reason, mode),
                     cutoff,
                     cancel,
                     &mut outcome,
@@ -594,6 +616,8 @@ impl Worker {
             created_at: media.created_at,
             comments_count: media.comments_count,
             reconciled_count: stored.walk.reconciled_count,
+            missing_comments: stored.missing_comments,
+            last_search_at: stored.last_search_at,
             walk_interrupted: stored.walk.resume_after.is_some(),
             ever_completed: stored.ever_completed(),
             last_walked_at: stored.last_walked_at,
@@ -646,13 +670,15 @@ impl Worker {
     /// Brings one post up to date, spending as few calls as the platform's count allows.
     ///
     /// An incremental walk reads down to the watermark. When the platform's count moved by exactly
-    /// the new comments it found, the post is reconciled. When it moved by more, the rest landed
-    /// in older threads (replies do not move a thread to the top): the open questions' threads
-    /// are re-read first (answers are the likeliest late arrivals and cost one call per 50
-    /// threads), then, if comments are still missing, the walk goes on from the newest page until
-    /// they are all found — replies land mostly under recent comments, so this usually stops after
-    /// a page or two, and at worst it reads everything. When the count moved by less than found,
-    /// comments were deleted: only a full walk can tell which.
+    /// the new comments it found, the post is settled. When it moved by more, the rest landed in
+    /// older threads (replies do not move a thread to the top): the open questions' threads are
+    /// re-read first (answers are the likeliest late arrivals, one call per 50 threads); comments
+    /// still missing are searched for by walking on from the newest page until they are all found
+    /// — replies land mostly under recent comments, so this usually stops after a few pages, at
+    /// worst it reads everything. That search is spaced by the post's age
+    /// ([`ScheduleSettings::search_interval`]), the missing count carried until then, unless a page
+    /// worth of comments is missing. When the count moved by less than found, comments were
+    /// deleted: only a full walk can tell which.
     #[allow(clippy::too_many_arguments)]
     async fn sync_post<C: PlatformClient>(
         &self,
@@ -660,7 +686,7 @@ impl Worker {
         post: PostKey,
         media: &Media,
         stored: &PostSchedule,
-        reason: WalkReason,
+        (reason, mode): (WalkReason, Mode),
         cutoff: DateTime<Utc>,
         cancel: &CancellationToken,
         outcome: &mut AccountPollOutcome,
@@ -692,28 +718,41 @@ impl Worker {
             // Nothing says where activity happened: re-read the open questions' threads.
             self.refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
                 .await?;
-            self.store.record_walk(post, self.now(), false).await?;
-            return Ok(());
+            return self.settle(post, WalkRecord::default()).await;
         };
-        let announced = count as i64 - stored.walk.reconciled_count.map_or(0, |c| c as i64);
+        let wanted = count as i64 - stored.walk.reconciled_count.map_or(0, |c| c as i64)
+            + stored.missing_comments as i64;
         let mut found = first.inserted as i64;
-        if found < announced {
+        if found < wanted {
             found += self
                 .refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
                 .await? as i64;
         }
-        let depth = match found.cmp(&announced) {
-            std::cmp::Ordering::Equal => None,
-            std::cmp::Ordering::Less => Some(Depth::UntilFound((announced - found) as u64)),
-            std::cmp::Ordering::Greater => Some(Depth::Full),
+        let settled = WalkRecord {
+            count: Some(count),
+            ..WalkRecord::default()
         };
-        let Some(depth) = depth else {
-            self.store.set_reconciled_count(post, count).await?;
-            self.store.record_walk(post, self.now(), false).await?;
-            return Ok(());
+        let depth = match found.cmp(&wanted) {
+            std::cmp::Ordering::Equal => return self.settle(post, settled).await,
+            std::cmp::Ordering::Greater => Depth::Full,
+            std::cmp::Ordering::Less => {
+                let missing = (wanted - found) as u64;
+                let age = (self.now() - media.created_at).max(chrono::Duration::zero());
+                let search_due = mode == Mode::CatchUp
+                    || reason == WalkReason::FindMissing
+                    || missing >= 4 * u64::from(self.settings.worker.page_size)
+                    || stored.last_search_at.is_none_or(|at| {
+                        at + self.schedule_settings.search_interval(age) <= self.now()
+                    });
+                if !search_due {
+                    tracing::debug!(missing, "comments in older threads: searched for later");
+                    return self.settle(post, WalkRecord { missing, ..settled }).await;
+                }
+                Depth::UntilFound(missing)
+            }
         };
         tracing::info!(
-            announced,
+            wanted,
             found,
             ?depth,
             "the comment count moved differently from the new comments found; reading further"
@@ -736,9 +775,18 @@ impl Worker {
         if deeper.reached_end {
             return self.finish_full_walk(post, media, &deeper).await;
         }
-        self.store.set_reconciled_count(post, count).await?;
-        self.store.record_walk(post, self.now(), false).await?;
-        Ok(())
+        self.settle(
+            post,
+            WalkRecord {
+                searched: true,
+                ..settled
+            },
+        )
+        .await
+    }
+
+    async fn settle(&self, post: PostKey, record: WalkRecord) -> Result<(), PollError> {
+        Ok(self.store.record_walk(post, self.now(), &record).await?)
     }
 
     /// After a walk that read every page: what it did not see is gone from the platform, and the
@@ -749,21 +797,22 @@ impl Worker {
         media: &Media,
         walk: &Walk,
     ) -> Result<(), PollError> {
-        let now = self.now();
         if walk.reached_end {
             let deleted = self
                 .store
-                .mark_missing_deleted(post, &walk.seen, now)
+                .mark_missing_deleted(post, &walk.seen, self.now())
                 .await?;
             if deleted > 0 {
                 tracing::info!(deleted, "comments no longer on the platform marked deleted");
             }
         }
-        if let Some(count) = media.comments_count {
-            self.store.set_reconciled_count(post, count).await?;
-        }
-        self.store.record_walk(post, now, walk.reached_end).await?;
-        Ok(())
+        let record = WalkRecord {
+            count: media.comments_count,
+            missing: 0,
+            full: walk.reached_end,
+            searched: walk.reached_end,
+        };
+        self.settle(post, record).await
     }
 
     /// Walks one post's comments from the newest (or from an interrupted walk's cursor) down to
@@ -965,7 +1014,10 @@ fn build_client(
                 brand_handles,
             },
             settings.worker.page_size,
-            youtube::QuotaMeter::new(youtube::DEFAULT_DAILY_UNITS, youtube::CostTable::Flat),
+            youtube::QuotaMeter::new(
+                settings.worker.youtube_daily_units,
+                youtube::CostTable::Flat,
+            ),
             policy,
         )
         .map(AnyClient::Youtube)

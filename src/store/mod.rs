@@ -32,7 +32,7 @@ pub use audit::{AnswerRole, AuditAnswer, AuditComment, AuditPost, AuditWindow};
 pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState};
 pub use deliveries::{CountGap, FailingDelivery, PendingDelivery};
 pub use queries::{OpenQuestion, QuestionScope, RecentComment, StoredComment, Totals};
-pub use schedule::{AccountSchedule, PostSchedule};
+pub use schedule::{AccountSchedule, PostSchedule, WalkRecord};
 
 /// Errors from the store. The caller can only report them: a storage failure is not retried here.
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,10 @@ pub struct PostSchedule {
     pub last_walked_at: Option<DateTime<Utc>>,
     /// When a full walk (every page) of the post last completed.
     pub last_full_walk_at: Option<DateTime<Utc>>,
+    /// Comments the platform announced that no walk has found yet.
+    pub missing_comments: u64,
+    /// When a walk last went past the watermark to look for them.
+    pub last_search_at: Option<DateTime<Utc>>,
 }
 
 impl PostSchedule {
@@ -27,6 +31,19 @@ impl PostSchedule {
             || self.walk.watermark.is_some()
             || self.walk.reconciled_count.is_some()
     }
+}
+
+/// How a completed walk left a post.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkRecord {
+    /// The platform's count the store now accounts for (`None`: the platform gives none).
+    pub count: Option<u64>,
+    /// Comments of that count no walk has found yet.
+    pub missing: u64,
+    /// The walk read every page.
+    pub full: bool,
+    /// The walk went past the watermark to look for missing comments.
+    pub searched: bool,
 }
 
 /// The schedule's view of one account.
@@ -76,7 +93,7 @@ impl Store {
         for chunk in posts.chunks(500) {
             let mut query = QueryBuilder::<Sqlite>::new(
                 "SELECT post_id, watermark, walk_after, walk_newest, reconciled_count,
-                        last_walked_at, last_full_walk_at
+                        last_walked_at, last_full_walk_at, missing_comments, last_search_at
                  FROM poll_state WHERE post_id IN (",
             );
             let mut ids = query.separated(", ");
@@ -97,6 +114,8 @@ impl Store {
                     },
                     last_walked_at: time("poll_state", row.try_get(5)?)?,
                     last_full_walk_at: time("poll_state", row.try_get(6)?)?,
+                    missing_comments: row.try_get::<i64, _>(7)?.max(0) as u64,
+                    last_search_at: time("poll_state", row.try_get(8)?)?,
                 };
                 out.insert(post, schedule);
             }
@@ -104,7 +123,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Records that a walk of the post completed at `at` (`full`: it read every page).
+    /// Records how a walk of the post that completed at `at` left it: `count` is the platform's
+    /// count the store now accounts for, `missing` how many of those no walk has found yet.
     ///
     /// # Errors
     /// A database error.
@@ -112,19 +132,27 @@ impl Store {
         &self,
         post: PostKey,
         at: DateTime<Utc>,
-        full: bool,
+        walk: &WalkRecord,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO poll_state (post_id, last_walked_at, last_full_walk_at, updated_at)
-             VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END, ?2)
+            "INSERT INTO poll_state (post_id, reconciled_count, missing_comments, last_walked_at,
+                                     last_full_walk_at, last_search_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, CASE WHEN ?5 THEN ?4 END, CASE WHEN ?6 THEN ?4 END, ?4)
              ON CONFLICT (post_id) DO UPDATE
-                 SET last_walked_at = excluded.last_walked_at,
+                 SET reconciled_count = COALESCE(excluded.reconciled_count,
+                                                 poll_state.reconciled_count),
+                     missing_comments = excluded.missing_comments,
+                     last_walked_at = excluded.last_walked_at,
                      last_full_walk_at = COALESCE(excluded.last_full_walk_at,
-                                                  poll_state.last_full_walk_at)",
+                                                  poll_state.last_full_walk_at),
+                     last_search_at = COALESCE(excluded.last_search_at, poll_state.last_search_at)",
         )
         .bind(post.0)
+        .bind(walk.count.map(|c| c as i64))
+        .bind(walk.missing as i64)
         .bind(to_unix(at))
-        .bind(full)
+        .bind(walk.full)
+        .bind(walk.searched)
         .execute(&self.pool)
         .await?;
         Ok(())

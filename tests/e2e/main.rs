@@ -6,3 +6,4 @@ mod digest;
 mod helpers;
 mod platforms;
 mod poll;
+mod schedule;
