@@ -324,7 +324,8 @@ async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
     let store = Store::open(&settings.database).await?;
     let worker = Worker::new(settings, store.clone(), classifier, |name| {
         std::env::var(name).ok()
-    });
+    })
+    .with_progress(crate::progress::ProgressOutput::detect());
     let code = if once {
         let report = worker.poll_once(&cancel).await;
         print!("{report}");

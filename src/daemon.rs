@@ -35,7 +35,8 @@ pub async fn run_until_stopped(
     let lookup = secrets.clone();
     let worker = Worker::new(settings.clone(), store.clone(), classifier, move |name| {
         lookup(name)
-    });
+    })
+    .with_progress(crate::progress::ProgressOutput::detect());
     let dispatcher = Dispatcher::new(
         settings.clone(),
         store.clone(),

@@ -23,6 +23,7 @@ pub mod demo;
 pub mod digest;
 pub mod domain;
 pub mod platforms;
+pub mod progress;
 pub mod schedule;
 pub mod sim;
 pub mod status;

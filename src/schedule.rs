@@ -257,6 +257,18 @@ fn expected_pages(post: &PostView, reason: WalkReason, page_size: u32) -> u64 {
     }
 }
 
+/// About how many comments a walk of this post will read, for progress reporting.
+pub fn expected_comments(post: &PostView, reason: WalkReason) -> u64 {
+    match reason {
+        WalkReason::Resume | WalkReason::Backfill | WalkReason::EditCheck => {
+            post.comments_count.unwrap_or(0)
+        }
+        WalkReason::CountMoved { delta } => delta.unsigned_abs(),
+        WalkReason::FindMissing => post.missing_comments,
+        WalkReason::NoCount => 0,
+    }
+}
+
 /// Orders walks: resumes first, then announced activity weighted by freshness, then backfills,
 /// then posts without counts, then edit checks.
 fn priority(post: &PostView, reason: WalkReason, now: DateTime<Utc>) -> (u8, f64) {

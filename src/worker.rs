@@ -35,6 +35,7 @@ use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
 use crate::platforms::youtube::{self, YoutubeClient};
 use crate::platforms::{PlatformClient, PlatformError};
+use crate::progress::{CycleProgress, ProgressOutput};
 use crate::schedule::{self, PostDecision, PostView, ScheduleSettings, SkipReason, WalkReason};
 use crate::store::{
     AccountKey, AccountSchedule, ClassifiedComment, PageWriteOutcome, PostKey, PostSchedule, Store,
@@ -215,6 +216,8 @@ pub struct Worker {
     classifier: Arc<Classifier>,
     accounts: Vec<AccountRunner>,
     clock: Clock,
+    /// Progress of long cycles (first backfills) for `triage poll`/`run`; none in the demo.
+    progress: Option<Arc<CycleProgress>>,
     /// When each account (by name) is due next; filled from the store on the first cycle.
     next_polls: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
 }
@@ -257,6 +260,7 @@ impl Worker {
             classifier,
             accounts,
             clock: Arc::new(Utc::now),
+            progress: None,
             next_polls: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -264,6 +268,12 @@ impl Worker {
     /// Reads time from `clock` instead of the system clock (the simulator's clock in the demo).
     pub fn with_clock(mut self, clock: Clock) -> Worker {
         self.clock = clock;
+        self
+    }
+
+    /// Shows the progress of long cycles (a first backfill) as a bar or periodic log lines.
+    pub fn with_progress(mut self, output: ProgressOutput) -> Worker {
+        self.progress = Some(Arc::new(CycleProgress::new(output)));
         self
     }
 
@@ -303,6 +313,9 @@ impl Worker {
         cancel: &CancellationToken,
     ) -> CycleReport {
         let limit = self.settings.worker.max_concurrent_accounts.max(1);
+        if let Some(progress) = &self.progress {
+            progress.reset();
+        }
         let accounts = futures::stream::iter(
             self.accounts
                 .iter()
@@ -323,6 +336,9 @@ impl Worker {
         .buffer_unordered(limit)
         .collect::<Vec<_>>()
         .await;
+        if let Some(progress) = &self.progress {
+            progress.finish();
+        }
         let mut report = CycleReport { accounts };
         report.accounts.sort_by(|a, b| a.0.cmp(&b.0));
         report
@@ -551,6 +567,19 @@ impl Worker {
             .iter()
             .filter(|d| **d == PostDecision::Skip(SkipReason::OverBudget))
             .count();
+        if let Some(progress) = &self.progress {
+            progress.expect(
+                order
+                    .iter()
+                    .filter_map(|&i| match decisions[i] {
+                        PostDecision::Walk(reason) => {
+                            Some(schedule::expected_comments(&views[i], reason))
+                        }
+                        PostDecision::Skip(_) => None,
+                    })
+                    .sum(),
+            );
+        }
         if outcome.deferred > 0 {
             tracing::info!(
                 deferred = outcome.deferred,
@@ -906,6 +935,9 @@ impl Worker {
             });
             walk.pages += 1;
             outcome.add_page(fetched, written);
+            if let Some(progress) = &self.progress {
+                progress.read(fetched as u64);
+            }
             walk.inserted += written.inserted;
             let explained = matches!(depth, Depth::UntilFound(wanted) if walk.inserted >= wanted);
             match next {
