@@ -115,7 +115,8 @@ pub struct WorkerSettings {
     pub overlap_secs: u64,
     /// Posts older than this are no longer polled. Days, default 30.
     pub lookback_days: u64,
-    /// Comments requested per page (the platform may cap it). Default 50.
+    /// Comments requested per page, capped by each platform's maximum
+    /// ([`Platform::max_comments_per_page`]): fewer, larger pages spend less quota. Default 100.
     pub page_size: u32,
     /// Timeout of one HTTP request. Milliseconds, default 10000.
     pub request_timeout_ms: u64,
@@ -150,7 +151,7 @@ impl Default for WorkerSettings {
             max_concurrent_accounts: 4,
             overlap_secs: 600,
             lookback_days: 30,
-            page_size: 50,
+            page_size: 100,
             request_timeout_ms: 10_000,
             max_attempts: 5,
             backoff_base_ms: 500,
@@ -174,6 +175,11 @@ impl WorkerSettings {
     }
     pub fn lookback(&self) -> chrono::Duration {
         chrono::Duration::days(self.lookback_days as i64)
+    }
+
+    /// The page size asked of `platform`: `page_size` within what the platform serves.
+    pub fn page_size_on(&self, platform: Platform) -> u32 {
+        self.page_size.clamp(1, platform.max_comments_per_page())
     }
 }
 

@@ -34,7 +34,7 @@ use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
 use crate::platforms::youtube::{self, YoutubeClient};
-use crate::platforms::{PlatformClient, PlatformError};
+use crate::platforms::{Page, PlatformClient, PlatformError};
 use crate::progress::{CycleProgress, ProgressOutput};
 use crate::schedule::{self, PostDecision, PostView, ScheduleSettings, SkipReason, WalkReason};
 use crate::store::{
@@ -560,9 +560,13 @@ impl Worker {
                 )
             })
             .collect();
-        let allowance =
-            schedule::page_allowance(&client.quota_reading(), now, &self.schedule_settings);
-        let (decisions, order) = schedule::plan(&views, now, &self.schedule_settings, allowance);
+        // Costs are in pages, and a page holds what this platform serves.
+        let schedule_settings = ScheduleSettings {
+            page_size: self.settings.worker.page_size_on(account.platform),
+            ..self.schedule_settings.clone()
+        };
+        let allowance = schedule::page_allowance(&client.quota_reading(), now, &schedule_settings);
+        let (decisions, order) = schedule::plan(&views, now, &schedule_settings, allowance);
         outcome.deferred = decisions
             .iter()
             .filter(|d| **d == PostDecision::Skip(SkipReason::OverBudget))
@@ -769,7 +773,7 @@ impl Worker {
                 let age = (self.now() - media.created_at).max(chrono::Duration::zero());
                 let search_due = mode == Mode::CatchUp
                     || reason == WalkReason::FindMissing
-                    || missing >= 4 * u64::from(self.settings.worker.page_size)
+                    || missing >= 4 * u64::from(self.schedule_settings.page_size)
                     || stored.last_search_at.is_none_or(|at| {
                         at + self.schedule_settings.search_interval(age) <= self.now()
                     });
@@ -866,17 +870,21 @@ impl Worker {
         let mut seen_cursors: HashSet<String> = after.iter().cloned().collect();
         let mut restarted = false;
         let mut walk = Walk::default();
+        // The next page, fetched while the previous one was being stored.
+        let mut prefetched: Option<(tracing::Span, Result<Page<Comment>, PlatformError>)> = None;
         loop {
-            let page_span = tracing::debug_span!(
-                "poll_page",
-                page = walk.pages + 1,
-                resumed = after.is_some()
-            );
-            let page = match client
-                .list_comments(post_id, after.as_deref())
-                .instrument(page_span.clone())
-                .await
-            {
+            let (page_span, fetched) = match prefetched.take() {
+                Some(prefetched) => prefetched,
+                None => {
+                    let span = comment_page_span(walk.pages + 1, after.is_some());
+                    let fetched = client
+                        .list_comments(post_id, after.as_deref())
+                        .instrument(span.clone())
+                        .await;
+                    (span, fetched)
+                }
+            };
+            let page = match fetched {
                 Err(PlatformError::InvalidRequest { message }) if after.is_some() && !restarted => {
                     tracing::warn!(%message, "saved cursor refused; restarting the walk from the newest page");
                     after = None;
@@ -920,10 +928,28 @@ impl Worker {
                     watermark: state.watermark.max(walk_newest),
                 },
             };
-            let written = self
-                .store
-                .save_comment_page(post, &classified, &progress, self.now())
-                .await?;
+            // The platform's latency overlaps the database's: the next page is fetched while this
+            // one is stored. A search stops as soon as it has found enough, so it does not look
+            // ahead.
+            let look_ahead = next
+                .as_deref()
+                .filter(|_| !matches!(depth, Depth::UntilFound(_)));
+            let fetch_next = async {
+                let cursor = look_ahead?;
+                let span = comment_page_span(walk.pages + 2, true);
+                let fetched = client
+                    .list_comments(post_id, Some(cursor))
+                    .instrument(span.clone())
+                    .await;
+                Some((span, fetched))
+            };
+            let (written, next_page) = tokio::join!(
+                self.store
+                    .save_comment_page(post, &classified, &progress, self.now()),
+                fetch_next
+            );
+            let written = written?;
+            prefetched = next_page;
             page_span.in_scope(|| {
                 tracing::debug!(
                     comments = fetched,
@@ -1010,6 +1036,11 @@ impl Worker {
     }
 }
 
+/// The span of one comment page of a walk.
+fn comment_page_span(page: usize, resumed: bool) -> tracing::Span {
+    tracing::debug_span!("poll_page", page, resumed)
+}
+
 fn build_client(
     settings: &Settings,
     account: &AccountSettings,
@@ -1032,7 +1063,7 @@ fn build_client(
                 &account.api_base_url,
                 token,
                 identity,
-                settings.worker.page_size,
+                settings.worker.page_size_on(account.platform),
                 policy,
             )
             .map(AnyClient::Instagram)
@@ -1045,7 +1076,7 @@ fn build_client(
                 channel_id: account.account_id.clone(),
                 brand_handles,
             },
-            settings.worker.page_size,
+            settings.worker.page_size_on(account.platform),
             youtube::QuotaMeter::new(
                 settings.worker.youtube_daily_units,
                 youtube::CostTable::Flat,
@@ -1059,7 +1090,7 @@ fn build_client(
             token,
             &account.account_id,
             brand_handles,
-            settings.worker.page_size,
+            settings.worker.page_size_on(account.platform),
             policy,
         )
         .map(AnyClient::Tiktok)
