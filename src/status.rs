@@ -125,6 +125,7 @@ mod tests {
                     per_page: 1,
                 },
                 deferred_posts: 3,
+                token: None,
             },
             AccountHealth {
                 name: "jess_ig".into(),
@@ -136,6 +137,7 @@ mod tests {
                 next_poll_at: None,
                 quota: QuotaReading::UsagePercent { percent: 42 },
                 deferred_posts: 0,
+                token: None,
             },
         ];
         let table = render(&accounts, now);
