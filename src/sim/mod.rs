@@ -366,6 +366,11 @@ impl SimHandle {
         self.state.token_book.refreshes()
     }
 
+    /// Calls to the refresh endpoints so far, refused ones included.
+    pub fn refresh_attempts(&self) -> u64 {
+        self.state.token_book.attempts()
+    }
+
     fn account_index(&self, account_id: &str) -> Option<usize> {
         self.state
             .scenario

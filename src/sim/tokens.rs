@@ -126,6 +126,8 @@ struct Book {
     revoked: HashSet<usize>,
     /// Tokens issued by refreshes so far (also makes new tokens unique).
     refreshes: u64,
+    /// Calls to the refresh endpoints, refused ones included.
+    attempts: u64,
 }
 
 /// The simulator's token registry.
@@ -221,6 +223,14 @@ impl TokenBook {
         self.lock().refreshes
     }
 
+    pub(crate) fn attempts(&self) -> u64 {
+        self.lock().attempts
+    }
+
+    fn count_attempt(&self) {
+        self.lock().attempts += 1;
+    }
+
     /// Issues a new access token for `account` at `now`.
     fn issue(
         &self,
@@ -275,6 +285,7 @@ fn meta_error(status: StatusCode, code: u32, subcode: Option<u32>, message: &str
 }
 
 async fn instagram_refresh(State(state): State<Arc<SimState>>, uri: Uri) -> Response {
+    state.token_book.count_attempt();
     let now = state.clock.now();
     let query = parse_query(uri.query().unwrap_or(""));
     let param = |name: &str| {
@@ -360,6 +371,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 async fn google_token(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    state.token_book.count_attempt();
     let now = state.clock.now();
     let form = parse_query(std::str::from_utf8(&body).unwrap_or(""));
     let param = |name: &str| {
@@ -421,6 +433,7 @@ struct TiktokRefreshBody {
 }
 
 async fn tiktok_refresh(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    state.token_book.count_attempt();
     let now = state.clock.now();
     let trace = state.next_trace();
     let result = tiktok_refresh_data(&state, &body, now);
