@@ -366,6 +366,19 @@ impl SimHandle {
         self.state.token_book.refreshes()
     }
 
+    /// Plays the user authorising the app again after a revocation: returns a new access token
+    /// and, on YouTube and TikTok, a new refresh token.
+    pub fn reauthorize(&self, account_id: &str) -> Option<(String, Option<String>)> {
+        let k = self.account_index(account_id)?;
+        let account = &self.state.scenario.accounts[k];
+        Some(self.state.token_book.reauthorize(
+            k,
+            account.platform,
+            &account.id,
+            self.state.clock.now(),
+        ))
+    }
+
     /// Calls to the refresh endpoints so far, refused ones included.
     pub fn refresh_attempts(&self) -> u64 {
         self.state.token_book.attempts()

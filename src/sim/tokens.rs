@@ -123,7 +123,8 @@ struct Book {
     issued: HashMap<String, Issued>,
     /// Live refresh tokens.
     grants: HashMap<String, Grant>,
-    revoked: HashSet<usize>,
+    /// Access tokens killed by a revocation (a later authorisation issues live ones).
+    revoked: HashSet<String>,
     /// Tokens issued by refreshes so far (also makes new tokens unique).
     refreshes: u64,
     /// Calls to the refresh endpoints, refused ones included.
@@ -190,7 +191,7 @@ impl TokenBook {
         let Some(issued) = book.issued.get(token) else {
             return TokenState::Live;
         };
-        if book.revoked.contains(&issued.account) {
+        if book.revoked.contains(token) {
             return TokenState::Revoked;
         }
         match issued.expires_at {
@@ -205,8 +206,43 @@ impl TokenBook {
 
     pub(crate) fn revoke(&self, account: usize) {
         let mut book = self.lock();
-        book.revoked.insert(account);
+        let dead: Vec<String> = book
+            .issued
+            .iter()
+            .filter(|(_, i)| i.account == account)
+            .map(|(t, _)| t.clone())
+            .collect();
+        book.revoked.extend(dead);
         book.grants.retain(|_, g| g.account != account);
+    }
+
+    /// The user authorises the app again: a new access token and, where the platform has them, a
+    /// new refresh token.
+    pub(crate) fn reauthorize(
+        &self,
+        account: usize,
+        platform: Platform,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> (String, Option<String>) {
+        let mut book = self.lock();
+        let (access, _) = self.issue(&mut book, account, platform, now);
+        let refresh = initial_refresh_token(platform, account_id)
+            .map(|base| format!("{base}.auth{}", book.refreshes));
+        if let Some(refresh) = &refresh {
+            let expires_at = match platform {
+                Platform::Tiktok => self.lifetimes.as_ref().map(|l| now + l.tiktok_refresh),
+                _ => None,
+            };
+            book.grants.insert(
+                refresh.clone(),
+                Grant {
+                    account,
+                    expires_at,
+                },
+            );
+        }
+        (access, refresh)
     }
 
     /// The account's current refresh token (the latest, after rotations).

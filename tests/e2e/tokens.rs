@@ -361,6 +361,16 @@ async fn a_revoked_grant_fails_only_that_account_with_the_variables_to_set() {
     let text = render_digest(&digest, Format::Text);
     assert!(text.contains("token dead, polling stopped"), "{text}");
     assert!(text.contains(&refresh_env(0)), "{text}");
+
+    // The user authorises again and exports the new tokens: polling resumes.
+    let (access, refresh) = app.sim.reauthorize(&youtube.id).unwrap();
+    app.env.insert("TRIAGE_DEMO_TOKEN_1".into(), access);
+    app.env.insert(refresh_env(0), refresh.unwrap());
+    app.restart();
+    app.poll_ok().await;
+    let status = app.status().await;
+    assert!(!status.contains("dead"), "{status}");
+    app.assert_no_comment_lost().await;
 }
 
 #[tokio::test]
