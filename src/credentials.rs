@@ -522,4 +522,75 @@ mod tests {
         assert_ne!(fingerprint(&a, Some(&a)), fingerprint(&a, Some(&b)));
         assert_eq!(fingerprint(&a, Some(&b)), fingerprint(&a, Some(&b)));
     }
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_manual_token_close_to_expiry_is_warned_about_once_without_its_value() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let text = format!(
+            "[[accounts]]\nname = \"jess\"\nplatform = \"instagram\"\naccount_id = \"1\"\nowner_handle = \"j\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"JESS_TOKEN\"\ntoken_expires_at = \"{}\"\n",
+            (now + Duration::days(6)).to_rfc3339()
+        );
+        let settings =
+            crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        let keeper = TokenKeeper::from_settings(
+            &settings.accounts[0],
+            &|_: &str| Some("IGAAsecretvalue".to_owned()),
+            HttpPolicy::default(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let key = store
+            .upsert_account(Platform::Instagram, "1", "jess", "j")
+            .await
+            .unwrap();
+
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        keeper
+            .prepare(&store, key, now - Duration::days(2))
+            .await
+            .unwrap();
+        assert!(
+            sink.0.lock().unwrap().is_empty(),
+            "8 days ahead: no warning yet"
+        );
+        keeper.prepare(&store, key, now).await.unwrap();
+        keeper
+            .prepare(&store, key, now + Duration::hours(1))
+            .await
+            .unwrap();
+        let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(logged.matches("expires soon").count(), 1, "{logged}");
+        assert!(
+            logged.contains("WARN") && logged.contains("JESS_TOKEN"),
+            "{logged}"
+        );
+        assert!(logged.contains("days_left=6"), "{logged}");
+        assert!(!logged.contains("IGAAsecretvalue"), "{logged}");
+        let health = store.account_health().await.unwrap();
+        assert_eq!(
+            health[0].token.as_ref().unwrap().expires_at,
+            Some(now + Duration::days(6))
+        );
+    }
 }
