@@ -320,7 +320,8 @@ impl TokenKeeper {
                 state.record.dead_reason = Some(reason.clone());
                 state.record.dead_at = Some(now);
                 store.save_token(key, &state.record).await?;
-                tracing::error!(error = %error, "token refresh refused: the token is dead");
+                // The poll failure that follows is logged as an error, with this reason.
+                tracing::info!(error = %error, "token refresh refused: the token is dead");
                 Err(TokenError::Dead(reason))
             }
             Err(RefreshError::Unavailable(error)) => {
@@ -363,6 +364,7 @@ impl TokenKeeper {
     /// What the user must do once the platform refuses to renew the token.
     fn dead_message(&self, error: &PlatformError) -> String {
         let account = &self.account;
+        let error = refusal(error);
         match self.platform {
             Platform::Instagram => format!(
                 "account {account:?}: the Instagram token can no longer be renewed ({error}); create a new long-lived token (Instagram Login) and export it in {}",
@@ -378,7 +380,9 @@ impl TokenKeeper {
                 } else {
                     "TikTok"
                 };
-                let credentials = matches!(error, PlatformError::PermissionDenied { .. });
+                let credentials = error.starts_with("invalid_client")
+                    || error.starts_with("unauthorized_client")
+                    || error.starts_with("code 40101");
                 match (&self.client_envs, credentials) {
                     (Some((id_env, secret_env)), true) => format!(
                         "account {account:?}: {who} refused the app's credentials ({error}); check the client id in {id_env} and the client secret in {secret_env}"
@@ -398,6 +402,26 @@ impl TokenKeeper {
                 self.token_env
             ),
         }
+    }
+}
+
+/// The platform's own words for a refused refresh, without the "access token rejected" framing
+/// of API calls (the refused token may be a refresh token).
+fn refusal(error: &PlatformError) -> String {
+    match error {
+        PlatformError::TokenRejected {
+            code,
+            subcode,
+            message,
+        } if *code >= 1_000 || subcode.is_some() || *code == 190 => format!(
+            "code {code}{}: {message}",
+            subcode.map(|s| format!("/{s}")).unwrap_or_default()
+        ),
+        PlatformError::TokenRejected { message, .. }
+        | PlatformError::PermissionDenied { message }
+        | PlatformError::InvalidRequest { message }
+        | PlatformError::NotFound { message } => message.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -511,6 +535,43 @@ mod tests {
         assert!(
             app.contains("client id in I") && app.contains("client secret in S"),
             "{app}"
+        );
+    }
+
+    #[test]
+    fn refusals_read_as_the_platform_wrote_them() {
+        let google = PlatformError::TokenRejected {
+            code: 400,
+            subcode: None,
+            message: "invalid_grant: Token has been expired or revoked.".into(),
+        };
+        assert_eq!(
+            refusal(&google),
+            "invalid_grant: Token has been expired or revoked."
+        );
+        let meta = PlatformError::TokenRejected {
+            code: 190,
+            subcode: Some(460),
+            message: "Error validating access token".into(),
+        };
+        assert_eq!(
+            refusal(&meta),
+            "code 190/460: Error validating access token"
+        );
+        let tiktok = keeper(Platform::Tiktok, true);
+        let app = tiktok.dead_message(&PlatformError::PermissionDenied {
+            message: "code 40101: Invalid app_id or secret.".into(),
+        });
+        assert!(app.contains("client id in I"), "{app}");
+        let grant = tiktok.dead_message(&PlatformError::TokenRejected {
+            code: 40105,
+            subcode: None,
+            message: "The refresh token is incorrect, expired or has been revoked.".into(),
+        });
+        assert!(
+            grant.contains("(code 40105: The refresh token is incorrect")
+                && grant.contains("export the new refresh token in R"),
+            "{grant}"
         );
     }
 

@@ -328,10 +328,18 @@ pub fn interpret_google(status: StatusCode, headers: &HeaderMap, body: &[u8]) ->
 pub fn interpret_tiktok(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Interpretation {
     match super::tiktok::interpret(status, headers, body) {
         Interpretation::Fail(PlatformError::InvalidRequest { message }) => {
-            Interpretation::Fail(PlatformError::TokenRejected {
-                code: serde_json::from_slice::<TiktokHead>(body).map_or(0, |h| h.code),
-                subcode: None,
-                message,
+            let Ok(head) = serde_json::from_slice::<TiktokHead>(body) else {
+                return Interpretation::Fail(PlatformError::InvalidRequest { message });
+            };
+            Interpretation::Fail(if head.code == 40101 {
+                // Invalid app id / secret pair: the app's credentials, not the creator's grant.
+                PlatformError::PermissionDenied { message }
+            } else {
+                PlatformError::TokenRejected {
+                    code: head.code,
+                    subcode: None,
+                    message: head.message,
+                }
             })
         }
         other => other,
@@ -375,6 +383,8 @@ struct TiktokRefreshBody<'a> {
 #[derive(Debug, Deserialize)]
 struct TiktokHead {
     code: u32,
+    #[serde(default)]
+    message: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -454,11 +454,21 @@ pub async fn serve(
 
     println!("base_url {}", handle.base_url());
     for account in handle.accounts() {
+        let refresh = handle
+            .refresh_token(&account.id)
+            .map(|t| format!(" refresh_token={t}"))
+            .unwrap_or_default();
         println!(
-            "account id={} username={} token={}",
+            "account id={} username={} token={}{refresh}",
             account.id, account.username, account.token
         );
     }
+    println!(
+        "oauth client_id={SIM_CLIENT_ID} client_secret={SIM_CLIENT_SECRET} token_urls={} {} {}",
+        handle.token_url(Platform::Instagram).unwrap_or_default(),
+        handle.token_url(Platform::Youtube).unwrap_or_default(),
+        handle.token_url(Platform::Tiktok).unwrap_or_default()
+    );
     let brand = handle.brand();
     println!(
         "brand id={} username={} token={}",
