@@ -171,10 +171,7 @@ impl TokenKeeper {
         key: AccountKey,
         now: DateTime<Utc>,
     ) -> Result<(), TokenError> {
-        let mut state = self.state.lock().await;
-        if !state.loaded {
-            self.restore(&mut state, store, key).await?;
-        }
+        let mut state = self.loaded_state(store, key).await?;
         if let Some(reason) = &state.record.dead_reason {
             return Err(TokenError::Dead(reason.clone()));
         }
@@ -188,19 +185,30 @@ impl TokenKeeper {
     /// The platform rejected the token in the middle of a poll: renew it once.
     ///
     /// # Errors
-    /// [`TokenError::Dead`] when the refresh is refused, or gets no answer (the token in hand is
-    /// known to be bad, so there is nothing to poll with); a store error.
+    /// [`TokenError::Dead`] when the refresh is refused; [`TokenError::Unavailable`] when it gets
+    /// no answer (the token in hand is known to be bad, so there is nothing to poll with); a store
+    /// error.
     pub async fn refresh_after_rejection(
         &self,
         store: &Store,
         key: AccountKey,
         now: DateTime<Utc>,
     ) -> Result<(), TokenError> {
+        let mut state = self.loaded_state(store, key).await?;
+        self.refresh(&mut state, store, key, now, true).await
+    }
+
+    /// The keeper's state, restored from the store on first use.
+    async fn loaded_state(
+        &self,
+        store: &Store,
+        key: AccountKey,
+    ) -> Result<tokio::sync::MutexGuard<'_, KeeperState>, StoreError> {
         let mut state = self.state.lock().await;
         if !state.loaded {
             self.restore(&mut state, store, key).await?;
         }
-        self.refresh(&mut state, store, key, now, true).await
+        Ok(state)
     }
 
     async fn restore(
@@ -223,10 +231,20 @@ impl TokenKeeper {
                     dead = record.dead_reason.is_some(),
                     "token state restored"
                 );
-                TokenRecord {
+                // Until a refresh tells better, the config's `token_expires_at` is the truth
+                // (the user may have corrected it).
+                let expires_at = if record.refreshed_at.is_none() {
+                    self.configured_expiry
+                } else {
+                    record.expires_at
+                };
+                let record = TokenRecord {
                     refreshable: self.can_refresh(),
+                    expires_at,
                     ..record
-                }
+                };
+                store.save_token(key, &record).await?;
+                record
             }
             None => {
                 let record = TokenRecord {
@@ -653,5 +671,36 @@ mod tests {
             health[0].token.as_ref().unwrap().expires_at,
             Some(now + Duration::days(6))
         );
+    }
+
+    #[tokio::test]
+    async fn a_corrected_expiry_in_the_config_wins_over_the_stored_one() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let key = store
+            .upsert_account(Platform::Instagram, "1", "jess", "j")
+            .await
+            .unwrap();
+        for days in [20, 40] {
+            let text = format!(
+                "[[accounts]]\nname = \"jess\"\nplatform = \"instagram\"\naccount_id = \"1\"\nowner_handle = \"j\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"T\"\ntoken_expires_at = \"{}\"\n",
+                (now + Duration::days(days)).to_rfc3339()
+            );
+            let settings =
+                crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
+            let keeper = TokenKeeper::from_settings(
+                &settings.accounts[0],
+                &|_: &str| Some("same-token".to_owned()),
+                HttpPolicy::default(),
+            )
+            .unwrap();
+            keeper.prepare(&store, key, now).await.unwrap();
+            let health = store.account_health().await.unwrap();
+            assert_eq!(
+                health[0].token.as_ref().unwrap().expires_at,
+                Some(now + Duration::days(days))
+            );
+        }
     }
 }
