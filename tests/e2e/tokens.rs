@@ -441,3 +441,44 @@ async fn a_token_that_cannot_be_renewed_is_announced_days_before_it_expires() {
         .unwrap();
     assert!(!render_digest(&digest, Format::Text).contains("access token expires"));
 }
+
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_not_a_dead_token() {
+    let app = TokenApp::start(
+        &[Platform::Youtube, Platform::Instagram],
+        86,
+        TokenLifetimes::default(),
+        WorkerClock::Simulated,
+        |_, i, _| {
+            // Nothing listens on port 1 of the loopback: every refresh attempt fails to connect.
+            (i == 0).then(|| {
+                format!(
+                    "refresh_token_env = \"{}\"\nclient_id_env = \"{CLIENT_ID_ENV}\"\nclient_secret_env = \"{CLIENT_SECRET_ENV}\"\ntoken_url = \"http://127.0.0.1:1/token\"\n",
+                    refresh_env(0)
+                )
+            })
+        },
+    )
+    .await;
+    // The exported token is still live: the failed refresh costs nothing.
+    app.poll_ok().await;
+
+    // Past its hour, the platform rejects it and the refresh still cannot be reached: this poll
+    // fails, the token is not declared dead, and the other account polls.
+    app.sim.advance(chrono::Duration::hours(2));
+    let report = app.poll().await;
+    let by_name: HashMap<_, _> = report
+        .accounts
+        .iter()
+        .map(|(n, r)| (n.clone(), r))
+        .collect();
+    match by_name[&app.name(0)] {
+        Err(PollError::Token(TokenError::Unavailable(message))) => {
+            assert!(message.contains("the next poll tries again"), "{message}");
+        }
+        other => panic!("expected an unavailable refresh, got {other:?}"),
+    }
+    assert!(by_name[&app.name(1)].is_ok(), "{report}");
+    let status = app.status().await;
+    assert!(!status.contains("dead"), "{status}");
+}
