@@ -230,7 +230,7 @@ impl Words {
                 format!("{account}: token dead, polling stopped: {reason}")
             }
             (HealthNote::TokenDead { account, reason }, Language::Es) => {
-                format!("{account}: token caducado, consultas detenidas: {reason}")
+                format!("{account}: token inválido, consultas detenidas: {reason}")
             }
             (
                 HealthNote::TokenExpiring {

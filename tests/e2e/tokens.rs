@@ -482,3 +482,26 @@ async fn an_unreachable_token_endpoint_is_not_a_dead_token() {
     let status = app.status().await;
     assert!(!status.contains("dead"), "{status}");
 }
+
+#[tokio::test]
+async fn a_live_token_is_renewed_once_per_lifetime_not_once_per_poll() {
+    let app = TokenApp::start(
+        &[Platform::Youtube, Platform::Tiktok],
+        87,
+        TokenLifetimes::default(),
+        WorkerClock::Simulated,
+        default_keys,
+    )
+    .await;
+    // Six simulated hours polled every 10 minutes: 37 polls per account.
+    app.poll_ok().await;
+    for _ in 0..36 {
+        app.sim.advance(chrono::Duration::minutes(10));
+        app.poll_ok().await;
+    }
+    // YouTube: the first refresh, then one per hour (each at most 5 minutes early); TikTok: only
+    // the first, its 24 h are not used up.
+    let refreshes = app.sim.tokens_refreshed();
+    assert_eq!(refreshes, 1 + 6 + 1, "{refreshes} refreshes");
+    app.assert_no_comment_lost().await;
+}
