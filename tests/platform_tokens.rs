@@ -11,8 +11,8 @@ use comment_triage::platforms::tokens::{ClientCredentials, RefreshError, TokenRe
 use comment_triage::platforms::youtube::{self, YoutubeClient};
 use comment_triage::platforms::{PlatformClient, PlatformError};
 use comment_triage::sim::{
-    SIM_CLIENT_ID, SIM_CLIENT_SECRET, ScenarioParams, SimAccount, SimHandle, SimOptions, SimServer,
-    TokenLifetimes,
+    Fault, SIM_CLIENT_ID, SIM_CLIENT_SECRET, ScenarioParams, SimAccount, SimHandle, SimOptions,
+    SimServer, TokenLifetimes,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -253,4 +253,46 @@ async fn tiktok_refresh_rotates_the_refresh_token_and_refuses_the_old_one() {
         .refresh(&renewed.access_token, Some(&rotated))
         .await
         .expect("the rotated refresh token works");
+}
+
+#[tokio::test]
+async fn refreshes_retry_5xx_and_broken_bodies_then_report_unavailable_not_refused() {
+    for platform in [Platform::Youtube, Platform::Tiktok] {
+        let (sim, account) = spawn(platform).await;
+        let url = sim.token_url(platform);
+        let refresh_token = secret(&sim.refresh_token(&account.id).unwrap());
+        let refresher = match platform {
+            Platform::Youtube => {
+                TokenRefresher::google(url.as_deref(), credentials(SIM_CLIENT_SECRET), policy())
+            }
+            _ => TokenRefresher::tiktok(url.as_deref(), credentials(SIM_CLIENT_SECRET), policy()),
+        }
+        .unwrap();
+        let original = secret(&account.token);
+
+        // Two bad answers, then a good one: within the policy's 3 attempts.
+        sim.inject(Fault::ServerError {
+            status: 503,
+            requests: 1,
+        });
+        sim.inject(Fault::TruncatedBody { requests: 1 });
+        let renewed = refresher.refresh(&original, Some(&refresh_token)).await;
+        let renewed = renewed.unwrap_or_else(|e| panic!("{platform}: {e}"));
+        let refresh_token = renewed.refresh_token.unwrap_or(refresh_token);
+
+        // Three bad answers: given up, as "no answer", never as a refusal.
+        sim.inject(Fault::HtmlBody { requests: 3 });
+        match refresher
+            .refresh(&renewed.access_token, Some(&refresh_token))
+            .await
+        {
+            Err(RefreshError::Unavailable(PlatformError::Exhausted { attempts: 3, .. })) => {}
+            other => panic!("{platform}: {other:?}"),
+        }
+        // The grant is intact: nothing was issued or rotated by the faulted requests.
+        refresher
+            .refresh(&renewed.access_token, Some(&refresh_token))
+            .await
+            .unwrap_or_else(|e| panic!("{platform}: {e}"));
+    }
 }

@@ -38,6 +38,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use super::faults::Planned;
 use super::instagram::{Reply, SimState};
 use super::paging::parse_query;
 use super::scenario::Scenario;
@@ -321,7 +322,10 @@ fn meta_error(status: StatusCode, code: u32, subcode: Option<u32>, message: &str
 }
 
 async fn instagram_refresh(State(state): State<Arc<SimState>>, uri: Uri) -> Response {
-    state.token_book.count_attempt();
+    with_faults(&state, || instagram_refresh_reply(&state, &uri))
+}
+
+fn instagram_refresh_reply(state: &SimState, uri: &Uri) -> Response {
     let now = state.clock.now();
     let query = parse_query(uri.query().unwrap_or(""));
     let param = |name: &str| {
@@ -407,9 +411,12 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 async fn google_token(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    state.token_book.count_attempt();
+    with_faults(&state, || google_token_reply(&state, &body))
+}
+
+fn google_token_reply(state: &SimState, body: &[u8]) -> Response {
     let now = state.clock.now();
-    let form = parse_query(std::str::from_utf8(&body).unwrap_or(""));
+    let form = parse_query(std::str::from_utf8(body).unwrap_or(""));
     let param = |name: &str| {
         form.iter()
             .find(|(n, _)| n == name)
@@ -469,11 +476,37 @@ struct TiktokRefreshBody {
 }
 
 async fn tiktok_refresh(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    with_faults(&state, || {
+        let now = state.clock.now();
+        let trace = state.next_trace();
+        let result = tiktok_refresh_data(&state, &body, now);
+        super::tiktok::envelope(trace, now, result).into_response()
+    })
+}
+
+/// The token endpoints take the same one-off and random faults as the APIs (5xx, HTML error
+/// pages, truncated bodies; a throttle answers 429), so refresh clients meet them too. A faulted
+/// request never reaches the endpoint: nothing is issued or rotated.
+fn with_faults(state: &SimState, answer: impl FnOnce() -> Response) -> Response {
     state.token_book.count_attempt();
-    let now = state.clock.now();
-    let trace = state.next_trace();
-    let result = tiktok_refresh_data(&state, &body, now);
-    super::tiktok::envelope(trace, now, result).into_response()
+    match state.plan_fault(std::time::Instant::now()) {
+        Planned::Normal => answer(),
+        Planned::ServerError(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut reply = Reply::json(status, json!({"error": "backend_error"}).to_string());
+            reply.content_type = "application/json; charset=utf-8";
+            reply.into_response()
+        }
+        Planned::Html => Reply::html().into_response(),
+        Planned::Throttle { .. } => Reply::json(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"error": "rate_limit_exceeded"}).to_string(),
+        )
+        .into_response(),
+        Planned::Truncate => {
+            Reply::json(StatusCode::OK, "{\"access_token\": \"ya29.".to_owned()).into_response()
+        }
+    }
 }
 
 fn tiktok_refresh_data(
