@@ -619,24 +619,8 @@ mod tests {
     #[tokio::test]
     async fn a_manual_token_close_to_expiry_is_warned_about_once_without_its_value() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let text = format!(
-            "[[accounts]]\nname = \"jess\"\nplatform = \"instagram\"\naccount_id = \"1\"\nowner_handle = \"j\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"JESS_TOKEN\"\ntoken_expires_at = \"{}\"\n",
-            (now + Duration::days(6)).to_rfc3339()
-        );
-        let settings =
-            crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
-        let keeper = TokenKeeper::from_settings(
-            &settings.accounts[0],
-            &|_: &str| Some("IGAAsecretvalue".to_owned()),
-            HttpPolicy::default(),
-        )
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
-        let key = store
-            .upsert_account(Platform::Instagram, "1", "jess", "j")
-            .await
-            .unwrap();
+        let keeper = manual_instagram(now + Duration::days(6), "IGAAsecretvalue");
+        let (_dir, store, key) = store_with_jess().await;
 
         let sink = Sink::default();
         let writer = sink.clone();
@@ -673,28 +657,38 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_corrected_expiry_in_the_config_wins_over_the_stored_one() {
-        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    /// A manual Instagram token (`JESS_TOKEN`) expiring at `expires_at`.
+    fn manual_instagram(expires_at: DateTime<Utc>, token: &str) -> TokenKeeper {
+        let text = format!(
+            "[[accounts]]\nname = \"jess\"\nplatform = \"instagram\"\naccount_id = \"1\"\nowner_handle = \"j\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"JESS_TOKEN\"\ntoken_expires_at = \"{}\"\n",
+            expires_at.to_rfc3339()
+        );
+        let settings =
+            crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        TokenKeeper::from_settings(
+            &settings.accounts[0],
+            &|_: &str| Some(token.to_owned()),
+            HttpPolicy::default(),
+        )
+        .unwrap()
+    }
+
+    async fn store_with_jess() -> (tempfile::TempDir, Store, AccountKey) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         let key = store
             .upsert_account(Platform::Instagram, "1", "jess", "j")
             .await
             .unwrap();
+        (dir, store, key)
+    }
+
+    #[tokio::test]
+    async fn a_corrected_expiry_in_the_config_wins_over_the_stored_one() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (_dir, store, key) = store_with_jess().await;
         for days in [20, 40] {
-            let text = format!(
-                "[[accounts]]\nname = \"jess\"\nplatform = \"instagram\"\naccount_id = \"1\"\nowner_handle = \"j\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"T\"\ntoken_expires_at = \"{}\"\n",
-                (now + Duration::days(days)).to_rfc3339()
-            );
-            let settings =
-                crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
-            let keeper = TokenKeeper::from_settings(
-                &settings.accounts[0],
-                &|_: &str| Some("same-token".to_owned()),
-                HttpPolicy::default(),
-            )
-            .unwrap();
+            let keeper = manual_instagram(now + Duration::days(days), "same-token");
             keeper.prepare(&store, key, now).await.unwrap();
             let health = store.account_health().await.unwrap();
             assert_eq!(

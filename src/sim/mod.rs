@@ -29,6 +29,9 @@
 //!   simulated clock may run much faster than a real client can call).
 //! - Lists, including replies, are newest first.
 //! - Spam is hidden (`hidden: true`) or deleted a little later (gone from lists, 100/33 on GET).
+//! - Tokens never expire unless [`SimOptions::token_lifetimes`] is set; the three refresh
+//!   endpoints (Instagram `ig_refresh_token`, Google's token endpoint, TikTok's
+//!   `tt_user/oauth2/refresh_token/`) are always served (`tokens.rs`).
 //! - Read-only: writes (`POST /{id}/replies`, hide, delete), text edits and webhooks are not
 //!   simulated; any non-GET method answers 100/33 like an unsupported operation.
 //! - Throttling codes 4 and 17 come with HTTP 403, the others with 400; `paging.next` always
