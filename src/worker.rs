@@ -23,16 +23,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::classify::Classifier;
-use crate::config::{AccountSettings, Settings, token_from_env};
+use crate::config::{AccountSettings, Settings};
+use crate::credentials::{TokenError, TokenKeeper};
 use crate::domain::{Comment, Media, Platform, QuotaReading};
 use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
+use crate::platforms::tokens::SharedToken;
 use crate::platforms::youtube::{self, YoutubeClient};
 use crate::platforms::{Page, PlatformClient, PlatformError};
 use crate::progress::{CycleProgress, ProgressOutput};
@@ -55,6 +56,9 @@ pub enum PollError {
         token_env: String,
         source: PlatformError,
     },
+    /// The token is dead or could not be renewed (see [`crate::credentials`]).
+    #[error(transparent)]
+    Token(#[from] TokenError),
     #[error(transparent)]
     Platform(#[from] PlatformError),
     #[error(transparent)]
@@ -195,6 +199,8 @@ enum AnyClient {
 struct AccountRunner {
     settings: AccountSettings,
     client: Result<AnyClient, String>,
+    /// Provides and renews the client's token; `None` when the account's secrets are missing.
+    keeper: Option<TokenKeeper>,
 }
 
 impl AccountRunner {
@@ -248,9 +254,15 @@ impl Worker {
         let accounts = settings
             .accounts
             .iter()
-            .map(|account| AccountRunner {
-                client: build_client(&settings, account, &token_lookup, policy.clone()),
-                settings: account.clone(),
+            .map(|account| {
+                let keeper = TokenKeeper::from_settings(account, &token_lookup, policy.clone());
+                AccountRunner {
+                    client: keeper.as_ref().map_err(Clone::clone).and_then(|keeper| {
+                        build_client(&settings, account, keeper.token(), policy.clone())
+                    }),
+                    keeper: keeper.ok(),
+                    settings: account.clone(),
+                }
             })
             .collect();
         Worker {
@@ -431,18 +443,7 @@ impl Worker {
             self.restore_quota(key, client).await?;
         }
         let quota_before = runner.quota_reading();
-        let result = match &runner.client {
-            Err(setup) => Err(PollError::Setup(setup.clone())),
-            Ok(AnyClient::Instagram(client)) => {
-                self.poll_with(account, key, client, mode, cancel).await
-            }
-            Ok(AnyClient::Youtube(client)) => {
-                self.poll_with(account, key, client, mode, cancel).await
-            }
-            Ok(AnyClient::Tiktok(client)) => {
-                self.poll_with(account, key, client, mode, cancel).await
-            }
-        };
+        let result = self.poll_with_token(runner, key, mode, cancel).await;
         let result = result.map_err(|e| match e {
             PollError::Platform(source @ PlatformError::TokenRejected { .. }) => {
                 PollError::TokenRejected {
@@ -473,6 +474,55 @@ impl Worker {
             }
         }
         result
+    }
+
+    /// Polls with a live token: renews it first when due, and once more if the platform rejects
+    /// it mid-poll (the walk state is stored page by page, so the second poll resumes).
+    async fn poll_with_token(
+        &self,
+        runner: &AccountRunner,
+        key: AccountKey,
+        mode: Mode,
+        cancel: &CancellationToken,
+    ) -> Result<AccountPollOutcome, PollError> {
+        let Some(keeper) = &runner.keeper else {
+            return self.poll_client(runner, key, mode, cancel).await;
+        };
+        keeper.prepare(&self.store, key, self.now()).await?;
+        match self.poll_client(runner, key, mode, cancel).await {
+            Err(PollError::Platform(PlatformError::TokenRejected { .. }))
+                if keeper.can_refresh() =>
+            {
+                tracing::info!("the platform rejected the token; refreshing it once");
+                keeper
+                    .refresh_after_rejection(&self.store, key, self.now())
+                    .await?;
+                self.poll_client(runner, key, mode, cancel).await
+            }
+            other => other,
+        }
+    }
+
+    async fn poll_client(
+        &self,
+        runner: &AccountRunner,
+        key: AccountKey,
+        mode: Mode,
+        cancel: &CancellationToken,
+    ) -> Result<AccountPollOutcome, PollError> {
+        let account = &runner.settings;
+        match &runner.client {
+            Err(setup) => Err(PollError::Setup(setup.clone())),
+            Ok(AnyClient::Instagram(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Youtube(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Tiktok(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+        }
     }
 
     /// A restarted worker counts the YouTube units an earlier run spent today.
@@ -1041,13 +1091,13 @@ fn comment_page_span(page: usize, resumed: bool) -> tracing::Span {
     tracing::debug_span!("poll_page", page, resumed)
 }
 
+/// The client of the account's platform, sending the token `token` holds at each request.
 fn build_client(
     settings: &Settings,
     account: &AccountSettings,
-    token_lookup: &impl Fn(&str) -> Option<String>,
+    token: SharedToken,
     policy: HttpPolicy,
 ) -> Result<AnyClient, String> {
-    let token: SecretString = token_from_env(account, token_lookup)?;
     let brand_handles: Vec<String> = settings
         .campaigns_of(&account.name)
         .filter_map(|c| c.brand_handle.clone())

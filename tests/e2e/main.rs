@@ -7,3 +7,4 @@ mod helpers;
 mod platforms;
 mod poll;
 mod schedule;
+mod tokens;
