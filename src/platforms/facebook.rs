@@ -121,11 +121,12 @@ impl FacebookClient {
             .await
     }
 
-    /// Every reply of a thread, following the replies' own paging to its end.
+    /// Every reply of a thread, once each, following the replies' own paging to its end (a
+    /// server serving the same page again ends the walk instead of repeating it).
     async fn all_replies(&self, comment_id: &str) -> Result<Vec<WireComment>, PlatformError> {
         let limit = self.page_size.to_string();
         let path = format!("{comment_id}/comments");
-        meta::collect_pages(None, |after| {
+        let mut replies = meta::collect_pages(None, |after| {
             let (path, limit) = (&path, &limit);
             async move {
                 let mut query = vec![
@@ -139,7 +140,10 @@ impl FacebookClient {
                 self.get("replies", path, &query).await
             }
         })
-        .await
+        .await?;
+        let mut seen = std::collections::HashSet::new();
+        replies.retain(|r: &WireComment| r.id.as_ref().is_none_or(|id| seen.insert(id.clone())));
+        Ok(replies)
     }
 
     /// Each top-level comment followed by all of its replies. Replies are only asked for when

@@ -1,5 +1,5 @@
-//! Loopback simulator of the Instagram Graph API, used by `triage demo`, the integration tests
-//! and anyone without API access.
+//! Loopback simulator of the Instagram and Facebook Pages Graph API, YouTube Data API and TikTok
+//! API for Business, used by `triage demo`, the integration tests and anyone without API access.
 //!
 //! # Design
 //!
@@ -18,7 +18,9 @@
 //! The HTTP side (`instagram.rs`) mimics Graph: any `/vNN.N/` prefix, tokens in the query or a
 //! Bearer header, field selection with nested `replies{…}` and `from{…}`, omitted empty edges and
 //! nulls, `paging.next` URLs that repeat every query parameter, Meta's error envelope, the
-//! `X-Business-Use-Case-Usage` header and BUC throttling (`faults.rs`). Faults can be injected one
+//! `X-Business-Use-Case-Usage` header and BUC throttling (`faults.rs`). Facebook Pages objects
+//! live on the same Graph routes and are answered by `facebook.rs` (posts, `filter`/`order`,
+//! `summary`, `from` missing without access). Faults can be injected one
 //! by one ([`SimHandle::inject`]) or drawn at random from the seed ([`SimOptions::fault_rate`]).
 //!
 //! # Choices worth knowing
@@ -35,6 +37,7 @@
 //!   carries `access_token`, even when the request used a Bearer header.
 
 mod clock;
+mod facebook;
 mod faults;
 mod fields;
 mod generate;
@@ -182,6 +185,9 @@ pub struct TruthComment {
     pub parent_id: Option<String>,
     pub username: String,
     pub from_id: String,
+    /// Facebook leaves `from` out of this comment for the Page's token: a client cannot know who
+    /// wrote it (and must not take it for the owner). Always `false` on other platforms.
+    pub author_hidden: bool,
     pub text: String,
     pub timestamp: DateTime<Utc>,
     /// Written by the creator owning the media.
@@ -196,7 +202,7 @@ pub struct TruthComment {
     pub answered_by_owner_at: Option<DateTime<Utc>>,
 }
 
-/// A post (IG media, YouTube or TikTok video) as the generator made it.
+/// A post (IG media, Facebook Page post, YouTube or TikTok video) as the generator made it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimPost {
     pub id: String,

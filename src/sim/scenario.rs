@@ -156,6 +156,7 @@ impl Scenario {
                         parent_id: c.parent.map(|p| self.comments[p].id.clone()),
                         username: c.username.clone(),
                         from_id: c.from_id.clone(),
+                        author_hidden: super::facebook::author_hidden(self, i),
                         text: c.text.clone(),
                         timestamp: c.timestamp,
                         by_owner: c.role == Role::Owner,
