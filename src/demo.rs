@@ -225,8 +225,12 @@ pub fn demo_scenario(seed: u64) -> ScenarioParams {
 }
 
 /// The platforms of the demo's creators, one account each.
-pub const DEMO_PLATFORMS: [Platform; 3] =
-    [Platform::Instagram, Platform::Youtube, Platform::Tiktok];
+pub const DEMO_PLATFORMS: [Platform; 4] = [
+    Platform::Instagram,
+    Platform::Facebook,
+    Platform::Youtube,
+    Platform::Tiktok,
+];
 
 /// [`demo_scenario`] with one creator per platform of [`DEMO_PLATFORMS`].
 pub fn demo_world(seed: u64) -> ScenarioParams {

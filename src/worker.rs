@@ -30,6 +30,7 @@ use tracing::Instrument;
 use crate::classify::Classifier;
 use crate::config::{AccountSettings, Settings, token_from_env};
 use crate::domain::{Comment, Media, Platform, QuotaReading};
+use crate::platforms::facebook::{self, FacebookClient};
 use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
@@ -188,6 +189,7 @@ struct Walk {
 /// A platform client of any supported platform.
 enum AnyClient {
     Instagram(InstagramClient),
+    Facebook(FacebookClient),
     Youtube(YoutubeClient),
     Tiktok(TiktokClient),
 }
@@ -202,6 +204,7 @@ impl AccountRunner {
         match &self.client {
             Err(_) => QuotaReading::Unknown,
             Ok(AnyClient::Instagram(client)) => client.quota_reading(),
+            Ok(AnyClient::Facebook(client)) => client.quota_reading(),
             Ok(AnyClient::Youtube(client)) => client.quota_reading(),
             Ok(AnyClient::Tiktok(client)) => client.quota_reading(),
         }
@@ -434,6 +437,9 @@ impl Worker {
         let result = match &runner.client {
             Err(setup) => Err(PollError::Setup(setup.clone())),
             Ok(AnyClient::Instagram(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Facebook(client)) => {
                 self.poll_with(account, key, client, mode, cancel).await
             }
             Ok(AnyClient::Youtube(client)) => {
@@ -1038,6 +1044,18 @@ fn build_client(
             .map(AnyClient::Instagram)
             .map_err(|e| e.to_string())
         }
+        Platform::Facebook => FacebookClient::new(
+            &account.api_base_url,
+            token,
+            facebook::Identity {
+                page_id: account.account_id.clone(),
+                brand_handles,
+            },
+            settings.worker.page_size,
+            policy,
+        )
+        .map(AnyClient::Facebook)
+        .map_err(|e| e.to_string()),
         Platform::Youtube => YoutubeClient::new(
             &account.api_base_url,
             token,
@@ -1064,9 +1082,5 @@ fn build_client(
         )
         .map(AnyClient::Tiktok)
         .map_err(|e| e.to_string()),
-        other => Err(format!(
-            "account {:?}: the {other} client is not available in this version yet",
-            account.name
-        )),
     }
 }

@@ -160,6 +160,16 @@ async fn paging_to_the_end_finds_every_comment_and_reply_with_page_answers() {
                 .starts_with("https://www.facebook.com/")
         );
         assert!(!post.caption.is_empty());
+        let expected = truth
+            .iter()
+            .filter(|c| c.media_id == post.external_id)
+            .count();
+        assert_eq!(
+            post.comments_count,
+            Some(expected as u64),
+            "the posts listing counts every comment and reply of {}",
+            post.external_id
+        );
         let (comments, pages) = all_comments(&client, &post.external_id).await;
         assert!(pages >= 3, "small pages need several calls, got {pages}");
         let times: Vec<_> = comments
@@ -604,6 +614,26 @@ async fn wire_shapes_follow_the_graph_api_for_pages() {
     let (_, _, node) = raw(&sim, &anonymous.id, &[("fields", "id,from,message")], token).await;
     assert_eq!(node["id"], anonymous.id.as_str());
     assert!(node.get("from").is_none());
+
+    // A post's comment count through the nested edge, without the comments themselves.
+    let (_, _, posts) = raw(
+        &sim,
+        &format!("{}/posts", a.id),
+        &[(
+            "fields",
+            "id,comments.filter(stream).limit(0).summary(true)",
+        )],
+        token,
+    )
+    .await;
+    let counted = posts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == post.as_str())
+        .unwrap();
+    assert_eq!(counted["comments"]["data"], json!([]));
+    assert_eq!(counted["comments"]["summary"]["total_count"], all_on_post);
 
     // The Page node, by id and as `me`; a Bearer header works like the query parameter.
     let response = reqwest::Client::new()

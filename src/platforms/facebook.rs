@@ -29,7 +29,11 @@ use super::meta::{self, WireList, parse_time};
 use super::{Page, PlatformClient, PlatformError};
 use crate::domain::{AuthorRole, Comment, Media, QuotaReading};
 
-const POST_FIELDS: &str = "id,message,created_time,permalink_url";
+/// The post's fields, and its comment count (replies included) through the nested edge with
+/// `limit(0)`: the same call lists posts and tells which ones have new comments, which the
+/// schedule needs to skip unchanged posts and to notice replies arriving under old threads.
+const POST_FIELDS: &str =
+    "id,message,created_time,permalink_url,comments.filter(stream).limit(0).summary(true)";
 /// `parent{id}` is asked for so a reply's wire shape is complete; the thread a reply belongs to
 /// is known from the endpoint it came from, since Graph may attach a reply-to-a-reply to either.
 const COMMENT_FIELDS: &str =
@@ -255,7 +259,10 @@ impl PlatformClient for FacebookClient {
                     external_id: id,
                     caption: p.message.unwrap_or_default(),
                     permalink: p.permalink_url,
-                    comments_count: None,
+                    comments_count: p
+                        .comments
+                        .and_then(|c| c.summary)
+                        .and_then(|s| s.total_count),
                 })
             })
             .collect::<Result<_, PlatformError>>()?;
@@ -315,6 +322,20 @@ struct WirePost {
     message: Option<String>,
     created_time: Option<String>,
     permalink_url: Option<String>,
+    /// `comments.limit(0).summary(true)`: no items, only the summary.
+    comments: Option<WireCommentsSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireCommentsSummary {
+    summary: Option<WireSummary>,
+}
+
+/// `summary{order,total_count,can_comment}`; `total_count` is approximate on busy posts, which
+/// is fine for a hint.
+#[derive(Debug, Deserialize)]
+struct WireSummary {
+    total_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

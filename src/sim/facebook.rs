@@ -32,7 +32,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::fields::FieldList;
+use super::fields::{Field, FieldList};
 use super::instagram::{ApiError, Request, SimState, graph_time, sub_object};
 use super::paging::{Edge, Page, Position, cut_page, encode_cursor, encode_query};
 use super::scenario::{Node, Role, Scenario};
@@ -90,7 +90,7 @@ pub(crate) fn render(
 ) -> Result<Value, ApiError> {
     match node {
         Node::Account(k) => render_page(state, k, fields),
-        Node::Media(m) => render_post(state, m, fields),
+        Node::Media(m) => render_post(state, m, fields, request),
         Node::Comment(c) => render_comment(state, c, fields, request.now),
         Node::Brand => Err(ApiError::no_object("", "get")),
     }
@@ -335,7 +335,12 @@ fn render_page(state: &SimState, k: usize, fields: &FieldList) -> Result<Value, 
     Ok(Value::Object(out))
 }
 
-fn render_post(state: &SimState, m: usize, fields: &FieldList) -> Result<Value, ApiError> {
+fn render_post(
+    state: &SimState,
+    m: usize,
+    fields: &FieldList,
+    request: &Request<'_>,
+) -> Result<Value, ApiError> {
     let s = &state.scenario;
     let media = &s.media[m];
     let account = &s.accounts[media.account];
@@ -355,6 +360,10 @@ fn render_post(state: &SimState, m: usize, fields: &FieldList) -> Result<Value, 
                 &[("id", &account.id), ("name", &account.username)],
                 "Page",
             )?,
+            "comments" => match nested_comments(state, m, field, request)? {
+                Some(edge) => edge,
+                None => continue,
+            },
             other => return Err(ApiError::no_field(other, "PagePost")),
         };
         out.insert(field.name.clone(), value);
@@ -419,6 +428,34 @@ fn render_comment(
         out.insert(field.name.clone(), value);
     }
     Ok(Value::Object(out))
+}
+
+/// A post's `comments` edge asked for as a field, with its modifiers as parameters
+/// (`comments.filter(stream).limit(0).summary(true)` is how a client reads every post's comment
+/// count in the posts listing). Omitted when it would be empty without a summary.
+fn nested_comments(
+    state: &SimState,
+    m: usize,
+    field: &Field,
+    request: &Request<'_>,
+) -> Result<Option<Value>, ApiError> {
+    let mut query: Vec<(String, String)> = field.modifiers.clone();
+    if let Some(limit) = field.limit {
+        query.push(("limit".to_owned(), limit.to_string()));
+    }
+    if let Some(children) = &field.children {
+        query.push(("fields".to_owned(), children.raw.clone()));
+    }
+    query.push(("access_token".to_owned(), request.token.to_owned()));
+    let path = format!(
+        "/{}/{}/comments",
+        request.version(),
+        state.scenario.media[m].id
+    );
+    let nested = request.nested(&path, &query);
+    let edge = list_edge(state, Node::Media(m), "comments", &nested)?;
+    let empty = edge["data"].as_array().is_none_or(Vec::is_empty) && edge.get("summary").is_none();
+    Ok((!empty).then_some(edge))
 }
 
 /// Replies visible now, from anyone.

@@ -702,6 +702,28 @@ pub(crate) struct Request<'a> {
 }
 
 impl Request<'_> {
+    /// A request for a nested edge (`comments.limit(0){…}`): its own path and parameters, the
+    /// same token, principal and time.
+    pub(crate) fn nested<'b>(
+        &'b self,
+        path: &'b str,
+        query: &'b [(String, String)],
+    ) -> Request<'b> {
+        Request {
+            path,
+            version: self.version,
+            query,
+            token: self.token,
+            principal: self.principal,
+            now: self.now,
+        }
+    }
+
+    /// The `vNN.N` segment the request came in on.
+    pub(crate) fn version(&self) -> &str {
+        self.version
+    }
+
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()

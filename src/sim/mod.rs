@@ -198,7 +198,8 @@ pub struct TruthComment {
     pub intended: Label,
     /// For a top-level comment: the time of the first creator reply in its thread, or of the first
     /// creator top-level comment on the same media that `@mentions` its author and is not older
-    /// than it, whichever comes first, among those visible now. Always `None` for replies.
+    /// than it, whichever comes first, among those visible now. Always `None` for replies. A
+    /// mention cannot answer a comment whose author is hidden ([`TruthComment::author_hidden`]).
     pub answered_by_owner_at: Option<DateTime<Utc>>,
 }
 
