@@ -251,13 +251,18 @@ pub fn build_digest(options: &DigestOptions, input: DigestInput, now: DateTime<U
     }
 }
 
-/// Instagram opens a comment at `<post permalink>c/<comment id>/`; elsewhere the post's link is
-/// the closest a link gets.
+/// Instagram opens a comment at `<post permalink>c/<comment id>/`, Facebook at
+/// `<post permalink>?comment_id=<the part of the comment id after the post's>`; elsewhere the
+/// post's link is the closest a link gets.
 pub(crate) fn comment_link(platform: &str, permalink: &str, comment_id: &str) -> String {
     match platform {
         "instagram" => {
             let base = permalink.trim_end_matches('/');
             format!("{base}/c/{comment_id}/")
+        }
+        "facebook" if !permalink.contains('?') => {
+            let tail = comment_id.rsplit('_').next().unwrap_or(comment_id);
+            format!("{permalink}?comment_id={tail}")
         }
         _ => permalink.to_owned(),
     }
@@ -284,6 +289,18 @@ mod tests {
         assert_eq!(format_age(Duration::minutes(185)), "3h 05m");
         assert_eq!(format_age(Duration::hours(52)), "2d 4h");
         assert_eq!(format_age(Duration::minutes(-5)), "0m");
+    }
+
+    #[test]
+    fn facebook_comment_links_point_at_the_comment() {
+        assert_eq!(
+            comment_link(
+                "facebook",
+                "https://www.facebook.com/104567890123456/posts/788812345678901",
+                "788812345678901_1203456789012345"
+            ),
+            "https://www.facebook.com/104567890123456/posts/788812345678901?comment_id=1203456789012345"
+        );
     }
 
     #[test]
