@@ -205,7 +205,7 @@ pub fn build_digest(options: &DigestOptions, input: DigestInput, now: DateTime<U
             .as_ref()
             .and_then(|c| options.templates.get(c))
             .and_then(|t| t.get(&q.category))
-            .map(|template| template.replace("{author}", &q.author_handle));
+            .map(|template| fill_author(template, &q.author_handle));
         let meta = matches!(q.platform.as_str(), "instagram" | "facebook");
         let private_left = PRIVATE_REPLY_WINDOW - age;
         let question = DigestQuestion {
@@ -268,6 +268,19 @@ pub(crate) fn comment_link(platform: &str, permalink: &str, comment_id: &str) ->
     }
 }
 
+/// Puts the asker's handle into a reply template; with no handle known (Facebook may hide the
+/// author) the mention is dropped rather than left as a bare `@`.
+fn fill_author(template: &str, handle: &str) -> String {
+    if handle.is_empty() {
+        template
+            .replace(" @{author}", "")
+            .replace("@{author}", "")
+            .replace("{author}", "")
+    } else {
+        template.replace("{author}", handle)
+    }
+}
+
 /// `45m`, `3h 05m`, `2d 4h`.
 pub fn format_age(age: Duration) -> String {
     let minutes = age.num_minutes().max(0);
@@ -289,6 +302,13 @@ mod tests {
         assert_eq!(format_age(Duration::minutes(185)), "3h 05m");
         assert_eq!(format_age(Duration::hours(52)), "2d 4h");
         assert_eq!(format_age(Duration::minutes(-5)), "0m");
+    }
+
+    #[test]
+    fn a_hidden_author_leaves_no_bare_mention_in_a_reply() {
+        let template = "Hi @{author}! Link in bio";
+        assert_eq!(fill_author(template, "dana"), "Hi @dana! Link in bio");
+        assert_eq!(fill_author(template, ""), "Hi! Link in bio");
     }
 
     #[test]
