@@ -1,8 +1,8 @@
 //! `triage demo`: the whole pipeline on the bundled simulator, in seconds, with no config, no
 //! token and no network.
 //!
-//! It starts the simulator (one creator each on Instagram, YouTube and TikTok) in-process on a free
-//! loopback port, writes a config for its
+//! It starts the simulator (one creator each on Instagram, Facebook, YouTube and TikTok) in-process
+//! on a free loopback port, writes a config for its
 //! accounts (a campaign named `demo` and one recipient per creator plus the brand), polls, lets
 //! six simulated hours pass (creators answer some questions, new comments arrive), polls again,
 //! and prints the brand's digest with a summary whose counts can be checked against the

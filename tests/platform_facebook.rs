@@ -734,3 +734,27 @@ async fn empty_pages_admin_profiles_missing_authors_and_repeated_reply_pages() {
     );
     assert_eq!(second.items[3].author_id, None);
 }
+
+#[tokio::test]
+async fn a_deleted_post_leaves_the_listing_and_is_not_found() {
+    let sim = spawn(params(59), SimOptions::default()).await;
+    let client = client(&sim, 20);
+    let posts = all_posts(&client).await;
+    let gone = posts[1].external_id.clone();
+    sim.inject(Fault::DeleteMedia {
+        media_id: gone.clone(),
+    });
+    match client.list_comments(&gone, None).await {
+        Err(PlatformError::NotFound { message }) => {
+            assert!(message.contains("does not exist"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let left: Vec<String> = all_posts(&client)
+        .await
+        .into_iter()
+        .map(|p| p.external_id)
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(!left.contains(&gone));
+}

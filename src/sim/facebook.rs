@@ -151,12 +151,14 @@ pub(crate) fn list_edge(
                     )));
                 }
             };
+            let top = &s.top_level_by_media[m];
             let ids: Vec<usize> = if stream {
-                (0..s.comments.len())
-                    .filter(|&c| s.comments[c].media == m)
-                    .collect()
+                let replies = top
+                    .iter()
+                    .flat_map(|c| s.replies_by_comment.get(c).into_iter().flatten());
+                top.iter().chain(replies).copied().collect()
             } else {
-                s.top_level_by_media[m].clone()
+                top.clone()
             };
             list_comments(state, &ids, limit, fields, request)
         }
