@@ -151,6 +151,7 @@ async fn paging_to_the_end_finds_every_comment_and_reply_with_page_answers() {
     let posts = all_posts(&client).await;
     assert_eq!(posts.len(), 3);
     let mut seen: HashMap<String, Comment> = HashMap::new();
+    let mut busy_threads = 0;
     for post in &posts {
         assert!(post.external_id.starts_with(&format!("{}_", page.id)));
         assert!(
@@ -170,8 +171,26 @@ async fn paging_to_the_end_finds_every_comment_and_reply_with_page_answers() {
             "the posts listing counts every comment and reply of {}",
             post.external_id
         );
+        let served = sim.requests_served();
         let (comments, pages) = all_comments(&client, &post.external_id).await;
         assert!(pages >= 3, "small pages need several calls, got {pages}");
+        // The first 5 replies come embedded; only longer threads cost calls, 7 replies a page.
+        let mut replies_per_thread: HashMap<&str, u64> = HashMap::new();
+        for t in truth.iter().filter(|t| t.media_id == post.external_id) {
+            if let Some(parent) = &t.parent_id {
+                *replies_per_thread.entry(parent.as_str()).or_default() += 1;
+            }
+        }
+        let reply_calls: u64 = replies_per_thread
+            .values()
+            .map(|&n| n.saturating_sub(5).div_ceil(7))
+            .sum();
+        busy_threads += replies_per_thread.values().filter(|&&n| n > 5).count();
+        assert_eq!(
+            sim.requests_served() - served,
+            pages as u64 + reply_calls,
+            "one call per page of threads, plus one per page of replies beyond the embedded ones"
+        );
         let times: Vec<_> = comments
             .iter()
             .filter(|c| c.parent_id.is_none())
@@ -211,6 +230,10 @@ async fn paging_to_the_end_finds_every_comment_and_reply_with_page_answers() {
         assert_eq!(c.author_handle, t.username);
     }
     assert!(truth.iter().any(|t| t.by_owner && t.parent_id.is_some()));
+    assert!(
+        busy_threads > 0,
+        "some thread needs its own reply paging beyond the embedded 5"
+    );
     assert!(
         truth.iter().any(|t| t.author_hidden),
         "some commenters hide their profile from the Page token"

@@ -1,10 +1,13 @@
 //! Facebook Pages client (Graph API with a Page access token).
 //!
-//! Reads `/{page-id}/posts`, each post's top-level comments with
+//! Reads `/{page-id}/posts` (each post's comment count, replies included, comes in the same call
+//! through `comments.filter(stream).limit(0).summary(true)`), each post's top-level comments with
 //! `/{post-id}/comments?filter=toplevel&order=reverse_chronological&summary=true` (newest first,
-//! so a walk can stop at what is already stored), and, for every comment whose `comment_count`
-//! says it has replies, `/{comment-id}/comments` to its end. Open questions are re-read with the
-//! multi-id lookup `/?ids=…`. The token travels in an `Authorization: Bearer` header; the
+//! so a walk can stop at what is already stored) with the first page of every thread's replies
+//! embedded as a nested `comments{…}` edge, and `/{comment-id}/comments` only for threads whose
+//! replies run past that first page (or whose replies were not embedded although `comment_count`
+//! announces some). Open questions are re-read with the multi-id lookup `/?ids=…`, replies
+//! embedded the same way. The token travels in an `Authorization: Bearer` header; the
 //! `paging.next` URLs Graph returns repeat it in their query string, so they are never followed
 //! or logged: the next request is rebuilt from `paging.cursors.after`.
 //!
@@ -36,8 +39,11 @@ const POST_FIELDS: &str =
     "id,message,created_time,permalink_url,comments.filter(stream).limit(0).summary(true)";
 /// `parent{id}` is asked for so a reply's wire shape is complete; the thread a reply belongs to
 /// is known from the endpoint it came from, since Graph may attach a reply-to-a-reply to either.
-const COMMENT_FIELDS: &str =
+const REPLY_FIELDS: &str =
     "id,message,created_time,from{id,name},comment_count,parent{id},is_hidden,permalink_url";
+/// Top-level comments carry the first page of their replies, so an answered thread usually costs
+/// no call of its own.
+const THREAD_FIELDS: &str = "id,message,created_time,from{id,name},comment_count,parent{id},is_hidden,permalink_url,comments.order(reverse_chronological){id,message,created_time,from{id,name},comment_count,parent{id},is_hidden,permalink_url}";
 /// Graph's limit on ids in one multi-id lookup.
 const IDS_PER_LOOKUP: usize = 50;
 const POST_PAGE_SIZE: u32 = 25;
@@ -125,16 +131,21 @@ impl FacebookClient {
             .await
     }
 
-    /// Every reply of a thread, once each, following the replies' own paging to its end (a
-    /// server serving the same page again ends the walk instead of repeating it).
-    async fn all_replies(&self, comment_id: &str) -> Result<Vec<WireComment>, PlatformError> {
+    /// A thread's replies from the page after `after` (from the first page when `None`) to the
+    /// end, following the replies' own paging (a server serving the same page again ends the
+    /// walk instead of repeating it).
+    async fn replies_after(
+        &self,
+        comment_id: &str,
+        after: Option<String>,
+    ) -> Result<Vec<WireComment>, PlatformError> {
         let limit = self.page_size.to_string();
         let path = format!("{comment_id}/comments");
-        let mut replies = meta::collect_pages(None, |after| {
+        meta::collect_pages(after, |after| {
             let (path, limit) = (&path, &limit);
             async move {
                 let mut query = vec![
-                    ("fields", COMMENT_FIELDS),
+                    ("fields", REPLY_FIELDS),
                     ("order", "reverse_chronological"),
                     ("limit", limit.as_str()),
                 ];
@@ -144,26 +155,47 @@ impl FacebookClient {
                 self.get("replies", path, &query).await
             }
         })
-        .await?;
+        .await
+    }
+
+    /// Every reply of a thread, once each: the embedded first page, then the rest through the
+    /// thread's own paging. Without an embedded page (a server that ignores nested edges) the
+    /// replies are read from the start when `comment_count` announces some.
+    async fn thread_replies(
+        &self,
+        thread_id: &str,
+        embedded: Option<WireList<WireComment>>,
+        announced: u64,
+    ) -> Result<Vec<WireComment>, PlatformError> {
+        let mut replies = match embedded {
+            Some(mut first) => {
+                if let Some(after) = first.next_cursor() {
+                    let rest = self.replies_after(thread_id, Some(after)).await?;
+                    first.data.extend(rest);
+                }
+                first.data
+            }
+            None if announced > 0 => self.replies_after(thread_id, None).await?,
+            None => Vec::new(),
+        };
         let mut seen = std::collections::HashSet::new();
-        replies.retain(|r: &WireComment| r.id.as_ref().is_none_or(|id| seen.insert(id.clone())));
+        replies.retain(|r| r.id.as_ref().is_none_or(|id| seen.insert(id.clone())));
         Ok(replies)
     }
 
-    /// Each top-level comment followed by all of its replies. Replies are only asked for when
-    /// `comment_count` says there are some: one call per answered thread, none for the rest.
+    /// Each top-level comment followed by all of its replies.
     async fn flatten_threads(
         &self,
         threads: Vec<WireComment>,
     ) -> Result<Vec<Comment>, PlatformError> {
         let mut out = Vec::with_capacity(threads.len());
-        for thread in threads {
-            let top = self.to_comment(thread.clone(), None)?;
-            let replies = if thread.comment_count.unwrap_or(0) > 0 {
-                self.all_replies(&top.external_id).await?
-            } else {
-                Vec::new()
-            };
+        for mut thread in threads {
+            let embedded = thread.comments.take();
+            let announced = thread.comment_count.unwrap_or(0);
+            let top = self.to_comment(thread, None)?;
+            let replies = self
+                .thread_replies(&top.external_id, embedded, announced)
+                .await?;
             let parent = top.external_id.clone();
             out.push(top);
             for reply in replies {
@@ -208,7 +240,7 @@ impl FacebookClient {
             .get::<BTreeMap<String, WireComment>>(
                 "threads",
                 "",
-                &[("ids", &joined), ("fields", COMMENT_FIELDS)],
+                &[("ids", &joined), ("fields", THREAD_FIELDS)],
             )
             .await
         {
@@ -216,7 +248,7 @@ impl FacebookClient {
             Err(PlatformError::NotFound { .. }) => {
                 let mut found = Vec::new();
                 for id in ids {
-                    match self.get("thread", id, &[("fields", COMMENT_FIELDS)]).await {
+                    match self.get("thread", id, &[("fields", THREAD_FIELDS)]).await {
                         Ok(thread) => found.push(thread),
                         Err(PlatformError::NotFound { .. }) => {}
                         Err(e) => return Err(e),
@@ -279,7 +311,7 @@ impl PlatformClient for FacebookClient {
             ("filter", "toplevel"),
             ("order", "reverse_chronological"),
             ("summary", "true"),
-            ("fields", COMMENT_FIELDS),
+            ("fields", THREAD_FIELDS),
             ("limit", limit.as_str()),
         ];
         if let Some(after) = after {
@@ -338,7 +370,7 @@ struct WireSummary {
     total_count: Option<u64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct WireComment {
     id: Option<String>,
     message: Option<String>,
@@ -348,9 +380,11 @@ struct WireComment {
     /// Replies from anyone; `> 0` only says that someone replied.
     comment_count: Option<u64>,
     is_hidden: Option<bool>,
+    /// The first page of a thread's replies, when asked for as a nested edge; omitted when empty.
+    comments: Option<WireList<WireComment>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct WireFrom {
     id: Option<String>,
     name: Option<String>,

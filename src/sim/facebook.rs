@@ -15,6 +15,11 @@
 //! - `order=chronological` (Graph's default, oldest first) or `reverse_chronological`; cursors of
 //!   one order are refused by the other (code 100, like any stale cursor);
 //! - `summary=true` adds `summary{order,total_count,can_comment}`;
+//! - `comments` as a field is a nested edge with its modifiers as parameters: on a post,
+//!   `comments.filter(stream).limit(0).summary(true)` gives the comment count; on a comment,
+//!   `comments{…}` embeds the first page of its replies (at most
+//!   [`SimOptions::nested_replies_cap`](super::SimOptions::nested_replies_cap)) with its own
+//!   `paging.next`; empty edges are omitted;
 //! - `limit` is clamped to 1–[`SimOptions::page_cap`](super::SimOptions::page_cap) like every
 //!   Graph edge of this simulator (Graph publishes no maximum, the checklist asks for a
 //!   configurable one); `limit=0` answers an empty `data` without `paging`, the way Graph
@@ -37,6 +42,9 @@ use super::instagram::{ApiError, Request, SimState, graph_time, sub_object};
 use super::paging::{Edge, Page, Position, cut_page, encode_cursor, encode_query};
 use super::scenario::{Node, Role, Scenario};
 use crate::domain::Platform;
+
+/// Page size of a nested `comments` edge on a post when the field names no `limit`.
+const DEFAULT_NESTED_LIMIT: usize = 25;
 
 /// Whether a node belongs to a Facebook Page, so the Facebook routes answer for it.
 pub(crate) fn is_facebook(scenario: &Scenario, node: Node) -> bool {
@@ -91,7 +99,7 @@ pub(crate) fn render(
     match node {
         Node::Account(k) => render_page(state, k, fields),
         Node::Media(m) => render_post(state, m, fields, request),
-        Node::Comment(c) => render_comment(state, c, fields, request.now),
+        Node::Comment(c) => render_comment(state, c, fields, request),
         Node::Brand => Err(ApiError::no_object("", "get")),
     }
 }
@@ -362,10 +370,13 @@ fn render_post(
                 &[("id", &account.id), ("name", &account.username)],
                 "Page",
             )?,
-            "comments" => match nested_comments(state, m, field, request)? {
-                Some(edge) => edge,
-                None => continue,
-            },
+            "comments" => {
+                let limit = field.limit.unwrap_or(DEFAULT_NESTED_LIMIT);
+                match nested_edge(state, Node::Media(m), limit, field, request)? {
+                    Some(edge) => edge,
+                    None => continue,
+                }
+            }
             other => return Err(ApiError::no_field(other, "PagePost")),
         };
         out.insert(field.name.clone(), value);
@@ -377,8 +388,9 @@ fn render_comment(
     state: &SimState,
     c: usize,
     fields: &FieldList,
-    now: DateTime<Utc>,
+    request: &Request<'_>,
 ) -> Result<Value, ApiError> {
+    let now = request.now;
     let s = &state.scenario;
     let comment = &s.comments[c];
     let media = &s.media[comment.media];
@@ -421,6 +433,14 @@ fn render_comment(
                 None => continue,
             },
             "object" => sub_object(field, &[("id", &media.id)], "PagePost")?,
+            "comments" => {
+                let cap = state.options.nested_replies_cap;
+                let limit = field.limit.unwrap_or(cap).clamp(1, cap);
+                match nested_edge(state, Node::Comment(c), limit, field, request)? {
+                    Some(edge) => edge,
+                    None => continue,
+                }
+            }
             "permalink_url" => {
                 let (_, tail) = split_id(&comment.id);
                 json!(format!("{}?comment_id={tail}", post_permalink(&media.id)))
@@ -432,30 +452,34 @@ fn render_comment(
     Ok(Value::Object(out))
 }
 
-/// A post's `comments` edge asked for as a field, with its modifiers as parameters
-/// (`comments.filter(stream).limit(0).summary(true)` is how a client reads every post's comment
-/// count in the posts listing). Omitted when it would be empty without a summary.
-fn nested_comments(
+/// A `comments` edge asked for as a field of a post or a comment, with its modifiers as
+/// parameters: `comments.filter(stream).limit(0).summary(true)` on posts is how a client reads
+/// every post's comment count in the posts listing, and `comments{…}` on comments embeds the
+/// first page of each thread's replies (at most [`SimOptions::nested_replies_cap`], with its own
+/// `paging.next`). Omitted, like every empty Graph edge, unless a summary was asked for.
+///
+/// [`SimOptions::nested_replies_cap`]: super::SimOptions::nested_replies_cap
+fn nested_edge(
     state: &SimState,
-    m: usize,
+    parent: Node,
+    limit: usize,
     field: &Field,
     request: &Request<'_>,
 ) -> Result<Option<Value>, ApiError> {
+    let parent_id = match parent {
+        Node::Media(m) => &state.scenario.media[m].id,
+        Node::Comment(c) => &state.scenario.comments[c].id,
+        Node::Account(_) | Node::Brand => return Ok(None),
+    };
     let mut query: Vec<(String, String)> = field.modifiers.clone();
-    if let Some(limit) = field.limit {
-        query.push(("limit".to_owned(), limit.to_string()));
-    }
+    query.push(("limit".to_owned(), limit.to_string()));
     if let Some(children) = &field.children {
         query.push(("fields".to_owned(), children.raw.clone()));
     }
     query.push(("access_token".to_owned(), request.token.to_owned()));
-    let path = format!(
-        "/{}/{}/comments",
-        request.version(),
-        state.scenario.media[m].id
-    );
+    let path = format!("/{}/{parent_id}/comments", request.version());
     let nested = request.nested(&path, &query);
-    let edge = list_edge(state, Node::Media(m), "comments", &nested)?;
+    let edge = list_edge(state, parent, "comments", &nested)?;
     let empty = edge["data"].as_array().is_none_or(Vec::is_empty) && edge.get("summary").is_none();
     Ok((!empty).then_some(edge))
 }
