@@ -19,7 +19,7 @@
 //! thing Graph gives, compared case-insensitively with the campaign's brand handle.
 //!
 //! Errors, throttling (codes 32/80001 with `X-Business-Use-Case-Usage` of type `pages`) and usage
-//! headers are Meta's, interpreted by [`super::meta`] exactly as for Instagram.
+//! headers are Meta's, interpreted by `meta.rs` exactly as for Instagram.
 
 use std::collections::BTreeMap;
 
