@@ -216,8 +216,9 @@ pub struct SimPost {
 /// A deterministic one-off fault for tests.
 #[derive(Clone, Debug)]
 pub enum Fault {
-    /// Every API call is refused with this throttling code (4, 17, 32, 613 or 80002) for
-    /// `duration` of real time from now.
+    /// Every API call is refused with this throttling code (4, 17, 32, 613, 80001 or 80002) for
+    /// `duration` of real time from now. A Facebook Page's token hears 80001 for 80002 and 32 for
+    /// 613 (the Page flavours of the same limits), with usage of type `pages`.
     Throttle {
         code: u32,
         duration: std::time::Duration,
