@@ -781,3 +781,88 @@ async fn a_deleted_post_leaves_the_listing_and_is_not_found() {
     assert_eq!(left.len(), 2);
     assert!(!left.contains(&gone));
 }
+
+#[tokio::test]
+async fn deleted_comments_leave_short_and_empty_pages_that_do_not_end_the_list() {
+    let busy = ScenarioParams {
+        comments_per_post: 120,
+        ..params(60)
+    };
+    let sim = spawn(busy, SimOptions::default()).await;
+    let a = account(&sim);
+    let client = client(&sim, 3);
+    let truth = sim.ground_truth();
+    let mut short_pages = 0;
+    for post in all_posts(&client).await {
+        let mut after: Option<String> = None;
+        let mut tops = Vec::new();
+        loop {
+            let page = client
+                .list_comments(&post.external_id, after.as_deref())
+                .await
+                .unwrap();
+            let on_page: Vec<String> = page
+                .items
+                .iter()
+                .filter(|c| c.parent_id.is_none())
+                .map(|c| c.external_id.clone())
+                .collect();
+            match page.next {
+                Some(next) => {
+                    short_pages += usize::from(on_page.len() < 3);
+                    after = Some(next);
+                }
+                None => {
+                    tops.extend(on_page);
+                    break;
+                }
+            }
+            tops.extend(on_page);
+        }
+        let expected: HashSet<&str> = truth
+            .iter()
+            .filter(|t| t.media_id == post.external_id && t.parent_id.is_none())
+            .map(|t| t.id.as_str())
+            .collect();
+        let got: HashSet<&str> = tops.iter().map(String::as_str).collect();
+        assert_eq!(
+            got, expected,
+            "every top-level comment of {}",
+            post.external_id
+        );
+        assert_eq!(got.len(), tops.len(), "no comment twice");
+    }
+    assert!(
+        short_pages > 0,
+        "deleted comments make short pages mid-list"
+    );
+
+    // One comment a page: a deleted one's slot is an empty page that still has a next page.
+    let mut empty_with_next = 0;
+    for post in sim.posts() {
+        let path = format!("{}/comments", post.id);
+        let mut query = vec![
+            ("order".to_owned(), "reverse_chronological".to_owned()),
+            ("limit".to_owned(), "1".to_owned()),
+        ];
+        loop {
+            let q: Vec<(&str, &str)> = query
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let (_, _, page) = raw(&sim, &path, &q, Some(&a.token)).await;
+            let Some(next) = page["paging"].get("next") else {
+                break;
+            };
+            assert!(next.is_string());
+            empty_with_next += usize::from(page["data"].as_array().unwrap().is_empty());
+            let after = page["paging"]["cursors"]["after"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            query.retain(|(k, _)| k != "after");
+            query.push(("after".to_owned(), after));
+        }
+    }
+    assert!(empty_with_next > 0, "an empty page mid-list keeps its next");
+}

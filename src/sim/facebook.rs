@@ -30,7 +30,10 @@
 //!   seed), see [`author_hidden`]; the Page's and the brand's own comments always carry `from`;
 //! - the Page's replies come `from` the Page id, with the Page's name;
 //! - hidden comments are listed with `is_hidden: true`; deleted ones are gone from lists and a
-//!   direct GET answers 100/33; a deleted post (fault) answers 100/33 and leaves `/posts`.
+//!   direct GET answers 100/33; a deleted post (fault) answers 100/33 and leaves `/posts`;
+//! - short and empty pages mid-list: a page is cut before deleted comments are dropped from it,
+//!   so a page holding some comes back with fewer than `limit` items (none at all when every item
+//!   of the cut is gone), still with `cursors` and `next`.
 //!
 //! Display names are the generated handles, so `from.name` equals the ground truth's username.
 
@@ -195,9 +198,11 @@ fn list_comments(
             )));
         }
     };
+    // Graph cuts a page before it drops what the token may no longer see: deleted comments
+    // still take their slot, so pages around them come back short (or empty) with `next`.
     let mut items: Vec<(Position, Node)> = ids
         .iter()
-        .filter(|&&c| s.comments[c].visible_at(request.now))
+        .filter(|&&c| s.comments[c].timestamp <= request.now)
         .map(|&c| {
             let at = Position::new(s.comments[c].timestamp, s.comments[c].key);
             (at, Node::Comment(c))
@@ -212,7 +217,10 @@ fn list_comments(
             .map(|(at, node)| (mirrored(at), node))
             .collect();
     }
-    let total = items.len();
+    let total = items
+        .iter()
+        .filter(|(_, node)| listed(s, *node, request.now))
+        .count();
     let summary = (request.param("summary") == Some("true")).then(|| {
         json!({
             "order": order.name(),
@@ -222,6 +230,14 @@ fn list_comments(
     });
     let fields = fields.unwrap_or_else(|| default_fields(Node::Comment(0)));
     list_page(state, items, order.edge(), limit, &fields, request, summary)
+}
+
+/// Whether a listed item is shown: everything but comments gone by now.
+fn listed(s: &Scenario, node: Node, now: DateTime<Utc>) -> bool {
+    match node {
+        Node::Comment(c) => s.comments[c].visible_at(now),
+        Node::Account(_) | Node::Brand | Node::Media(_) => true,
+    }
 }
 
 /// Position in the mirrored space where older items sort higher.
@@ -272,6 +288,7 @@ fn list_page(
     let data = page
         .items
         .iter()
+        .filter(|&&node| listed(&state.scenario, node, request.now))
         .map(|&node| render(state, node, fields, request))
         .collect::<Result<Vec<Value>, ApiError>>()?;
     let mut body = Map::new();
