@@ -5,7 +5,8 @@
 //! machinery decide (one-off faults, injected throttling, random faults), check the token, count
 //! the call against the account's budget (refusing it at 100 %), then route. Paths are parsed by
 //! hand because Graph paths are ids, not fixed routes: `/{version}/{id}`, `/{version}/{id}/{edge}`
-//! and `/{version}/?ids=…`.
+//! and `/{version}/?ids=…`. An id that belongs to a Facebook Page is rendered and listed by
+//! `facebook.rs`; authentication, faults, usage and errors stay here for both products.
 
 use std::collections::HashMap;
 use std::sync::Arc;
