@@ -37,18 +37,28 @@ use crate::domain::{AuthorRole, Comment, Media, QuotaReading};
 /// schedule needs to skip unchanged posts and to notice replies arriving under old threads.
 const POST_FIELDS: &str =
     "id,message,created_time,permalink_url,comments.filter(stream).limit(0).summary(true)";
-/// `parent{id}` is asked for so a reply's wire shape is complete; the thread a reply belongs to
-/// is known from the endpoint it came from, since Graph may attach a reply-to-a-reply to either.
-const REPLY_FIELDS: &str =
-    "id,message,created_time,from{id,name},comment_count,parent{id},is_hidden,permalink_url";
+/// A comment's fields. `parent{id}` is asked for so a reply's wire shape is complete; the thread
+/// a reply belongs to is known from the endpoint it came from, since Graph may attach a
+/// reply-to-a-reply to either.
+macro_rules! comment_fields {
+    () => {
+        "id,message,created_time,from{id,name},comment_count,parent{id},is_hidden,permalink_url"
+    };
+}
+const REPLY_FIELDS: &str = comment_fields!();
 /// Top-level comments carry the first page of their replies, so an answered thread usually costs
 /// no call of its own.
-const THREAD_FIELDS: &str = "id,message,created_time,from{id,name},comment_count,parent{id},is_hidden,permalink_url,comments.order(reverse_chronological){id,message,created_time,from{id,name},comment_count,parent{id},is_hidden,permalink_url}";
+const THREAD_FIELDS: &str = concat!(
+    comment_fields!(),
+    ",comments.order(reverse_chronological){",
+    comment_fields!(),
+    "}"
+);
 /// Graph's limit on ids in one multi-id lookup.
 const IDS_PER_LOOKUP: usize = 50;
 const POST_PAGE_SIZE: u32 = 25;
-/// Graph documents no maximum for `limit` on comments; 100 is what Meta's own examples use and
-/// what the simulator's default cap accepts without clamping surprises.
+/// Graph documents no maximum for `limit` on comments (servers cap it silently); 100 is the size
+/// Meta's own examples use, so larger settings are clamped here.
 const MAX_PAGE_SIZE: u32 = 100;
 
 /// Which Page is watched, and which display names belong to the sponsoring brands.
