@@ -82,8 +82,8 @@ enum Command {
         /// Share of requests that fail (5xx, truncated or HTML bodies, throttling), from the seed.
         #[arg(long, default_value_t = 0.0)]
         fault_rate: f64,
-        /// Creators; they take the platforms Instagram, YouTube, TikTok in turn.
-        #[arg(long, default_value_t = 3)]
+        /// Creators; they take the platforms Instagram, Facebook, YouTube, TikTok in turn.
+        #[arg(long, default_value_t = crate::demo::DEMO_PLATFORMS.len())]
         accounts: usize,
         #[arg(long, default_value_t = 4)]
         posts_per_account: usize,

@@ -122,7 +122,7 @@ pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
 
 /// Top-level audience comments that the owner or the brand answered, derived from the raw ground
 /// truth: a reply by either in the thread, or a later top-level comment of theirs @mentioning the
-/// author.
+/// author (when the platform shows who the author is).
 pub fn expected_answered(truth: &[TruthComment]) -> HashSet<String> {
     let mut answered = HashSet::new();
     for q in truth
@@ -135,6 +135,7 @@ pub fn expected_answered(truth: &[TruthComment]) -> HashSet<String> {
                 && a.media_id == q.media_id
                 && (a.parent_id.as_deref() == Some(q.id.as_str())
                     || (a.parent_id.is_none()
+                        && !q.author_hidden
                         && a.timestamp >= q.timestamp
                         && mentions(&a.text.to_lowercase(), &mention)))
         });
