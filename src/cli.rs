@@ -70,7 +70,7 @@ enum Command {
         #[arg(long, value_name = "ADDRESS", requires = "smtp")]
         to: Option<String>,
     },
-    /// Serve the platform simulator (Instagram Graph, YouTube Data v3, TikTok Business) on loopback.
+    /// Serve the platform simulator (Instagram Graph, Facebook Pages, YouTube Data v3, TikTok Business) on loopback.
     Sim {
         #[arg(long, default_value = "127.0.0.1:8089")]
         listen: SocketAddr,

@@ -144,7 +144,7 @@ impl Words {
     pub fn too_recent(&self, count: usize, min_age: &str) -> String {
         match self.language {
             Language::En => format!(
-                "{count} newer question{} will appear once {} {min_age} old.",
+                "{count} newer question{} will appear once {} {min_age}.",
                 plural_s(count),
                 if count == 1 { "it is" } else { "they are" }
             ),
