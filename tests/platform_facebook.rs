@@ -144,7 +144,13 @@ fn ids_of(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn paging_to_the_end_finds_every_comment_and_reply_with_page_answers() {
-    let sim = spawn(params(51), SimOptions::default()).await;
+    // The server serves at most 7 a page, nested reply pages included, so that busy threads
+    // need reply calls of their own.
+    let options = SimOptions {
+        page_cap: 7,
+        ..SimOptions::default()
+    };
+    let sim = spawn(params(51), options).await;
     let page = account(&sim);
     let client = client(&sim, 7);
     let truth = sim.ground_truth();
@@ -174,7 +180,7 @@ async fn paging_to_the_end_finds_every_comment_and_reply_with_page_answers() {
         let served = sim.requests_served();
         let (comments, pages) = all_comments(&client, &post.external_id).await;
         assert!(pages >= 3, "small pages need several calls, got {pages}");
-        // The first 5 replies come embedded; only longer threads cost calls, 7 replies a page.
+        // The first 7 replies come embedded; only longer threads cost calls, 7 replies a page.
         let mut replies_per_thread: HashMap<&str, u64> = HashMap::new();
         for t in truth.iter().filter(|t| t.media_id == post.external_id) {
             if let Some(parent) = &t.parent_id {
@@ -183,9 +189,9 @@ async fn paging_to_the_end_finds_every_comment_and_reply_with_page_answers() {
         }
         let reply_calls: u64 = replies_per_thread
             .values()
-            .map(|&n| n.saturating_sub(5).div_ceil(7))
+            .map(|&n| n.saturating_sub(7).div_ceil(7))
             .sum();
-        busy_threads += replies_per_thread.values().filter(|&&n| n > 5).count();
+        busy_threads += replies_per_thread.values().filter(|&&n| n > 7).count();
         assert_eq!(
             sim.requests_served() - served,
             pages as u64 + reply_calls,

@@ -48,11 +48,12 @@ macro_rules! comment_fields {
     };
 }
 const REPLY_FIELDS: &str = comment_fields!();
-/// Top-level comments carry the first page of their replies, so an answered thread usually costs
-/// no call of its own.
+/// Top-level comments carry the first page of their replies, as large as Graph serves (without
+/// `.limit` the first nested page is short), so an answered thread usually costs no call of its
+/// own.
 const THREAD_FIELDS: &str = concat!(
     comment_fields!(),
-    ",comments.order(reverse_chronological){",
+    ",comments.order(reverse_chronological).limit(100){",
     comment_fields!(),
     "}"
 );

@@ -219,7 +219,7 @@ impl PlatformClient for InstagramClient {
         post_id: &str,
         after: Option<&str>,
     ) -> Result<Page<Comment>, PlatformError> {
-        let fields = format!("{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}");
+        let fields = thread_fields();
         let limit = self.page_size.to_string();
         let mut query = vec![("fields", fields.as_str()), ("limit", limit.as_str())];
         if let Some(after) = after {
@@ -238,7 +238,7 @@ impl PlatformClient for InstagramClient {
         _post_id: &str,
         comment_ids: &[String],
     ) -> Result<Vec<Comment>, PlatformError> {
-        let fields = format!("{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}");
+        let fields = thread_fields();
         let mut out = Vec::new();
         for chunk in comment_ids.chunks(IDS_PER_LOOKUP) {
             let ids = chunk.join(",");
@@ -302,6 +302,13 @@ struct WireComment {
 struct WireFrom {
     id: Option<String>,
     username: Option<String>,
+}
+
+/// A comment with the first page of its replies: as many as Instagram serves in one page
+/// (`.limit(50)`; without it Graph sends a short first page), so a busy thread rarely needs a
+/// `/replies` call of its own.
+fn thread_fields() -> String {
+    format!("{COMMENT_FIELDS},replies.limit(50){{{COMMENT_FIELDS}}}")
 }
 
 #[cfg(test)]

@@ -451,8 +451,7 @@ fn render_comment(
             },
             "object" => sub_object(field, &[("id", &media.id)], "PagePost")?,
             "comments" => {
-                let cap = state.options.nested_replies_cap;
-                let limit = field.limit.unwrap_or(cap).clamp(1, cap);
+                let limit = state.options.nested_reply_page(field.limit);
                 match nested_edge(state, Node::Comment(c), limit, field, request)? {
                     Some(edge) => edge,
                     None => continue,

@@ -504,15 +504,13 @@ impl SimState {
         field: &Field,
         request: &Request<'_>,
     ) -> Result<Option<Value>, ApiError> {
-        let cap = match edge {
-            Edge::Replies => self.options.nested_replies_cap,
-            Edge::Media | Edge::Comments | Edge::OldestFirst => self.options.page_cap,
+        let limit = match edge {
+            Edge::Replies => self.options.nested_reply_page(field.limit),
+            Edge::Media | Edge::Comments | Edge::OldestFirst => field
+                .limit
+                .unwrap_or(DEFAULT_LIMIT)
+                .clamp(1, self.options.page_cap),
         };
-        let wanted = field.limit.unwrap_or(match edge {
-            Edge::Replies => cap,
-            Edge::Media | Edge::Comments | Edge::OldestFirst => DEFAULT_LIMIT,
-        });
-        let limit = wanted.clamp(1, cap);
         let fields = field
             .children
             .clone()

@@ -124,7 +124,9 @@ pub struct SimOptions {
     pub fault_rate: f64,
     /// Largest accepted `limit`; larger values are clamped. Default 50.
     pub page_cap: usize,
-    /// Size of the first page of a nested `replies{…}` expansion. Default 5.
+    /// Size of the first page of a nested `replies{…}` (Instagram) or `comments{…}` (Facebook)
+    /// expansion that asks for no size. Default 5. A `.limit(n)` modifier is honoured up to
+    /// `page_cap`, as Graph's field expansion does.
     pub nested_replies_cap: usize,
     /// Calls per account per rolling real-time hour that make 100 % in
     /// `X-Business-Use-Case-Usage`. Default 4800.
@@ -163,6 +165,12 @@ impl Default for SimOptions {
 }
 
 impl SimOptions {
+    /// The first page of a nested reply expansion: its `.limit(n)` up to `page_cap`, or
+    /// `nested_replies_cap` when it names none.
+    pub(crate) fn nested_reply_page(&self, limit: Option<usize>) -> usize {
+        limit.map_or(self.nested_replies_cap, |n| n.clamp(1, self.page_cap))
+    }
+
     fn normalized(mut self) -> Self {
         let defaults = SimOptions::default();
         if self.page_cap == 0 {
