@@ -811,29 +811,46 @@ impl Worker {
         };
         let wanted = count as i64 - stored.walk.reconciled_count.map_or(0, |c| c as i64)
             + stored.missing_comments as i64;
+        // Comments that landed in older threads are looked for (open questions' threads first,
+        // then a deeper walk) at the post's search interval, not on every poll: until then the
+        // missing count is carried. Reading old threads is most of what a steady poll costs.
+        let age = (self.now() - media.created_at).max(chrono::Duration::zero());
+        let search_due = |missing: u64| {
+            mode == Mode::CatchUp
+                || reason == WalkReason::FindMissing
+                || missing >= 4 * u64::from(self.schedule_settings.page_size)
+                || stored
+                    .last_search_at
+                    .is_none_or(|at| at + self.schedule_settings.search_interval(age) <= self.now())
+        };
         let mut found = first.inserted as i64;
-        if found < wanted {
+        let mut refreshed = false;
+        if found < wanted && search_due((wanted - found) as u64) {
             found += self
                 .refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
                 .await? as i64;
+            refreshed = true;
         }
         let settled = WalkRecord {
             count: Some(count),
             ..WalkRecord::default()
         };
         let depth = match found.cmp(&wanted) {
-            std::cmp::Ordering::Equal => return self.settle(post, settled).await,
+            std::cmp::Ordering::Equal => {
+                return self
+                    .settle(
+                        post,
+                        WalkRecord {
+                            searched: refreshed,
+                            ..settled
+                        },
+                    )
+                    .await;
+            }
             std::cmp::Ordering::Greater => Depth::Full,
             std::cmp::Ordering::Less => {
                 let missing = (wanted - found) as u64;
-                let age = (self.now() - media.created_at).max(chrono::Duration::zero());
-                let search_due = mode == Mode::CatchUp
-                    || reason == WalkReason::FindMissing
-                    || missing >= 4 * u64::from(self.schedule_settings.page_size)
-                    || stored.last_search_at.is_none_or(|at| {
-                        at + self.schedule_settings.search_interval(age) <= self.now()
-                    });
-                if !search_due {
+                if !refreshed && !search_due(missing) {
                     tracing::debug!(missing, "comments in older threads: searched for later");
                     return self.settle(post, WalkRecord { missing, ..settled }).await;
                 }

@@ -208,9 +208,10 @@ impl Store {
         Ok(gone.len() as u64)
     }
 
-    /// Open (unanswered) questions of an account's posts created since `since`, as
-    /// `(post, post's platform id, comment's platform id)`: their threads are re-read every poll so
-    /// an owner reply written anywhere is noticed.
+    /// Open (unanswered) product questions of these posts created since `since`, as
+    /// `(post, comment's platform id)`: their threads are re-read when the post's count says
+    /// comments landed in older threads, so an answer written there is noticed without walking
+    /// the whole post. Other questions' answers are found by that walk's deeper search.
     ///
     /// # Errors
     /// A database error.
@@ -225,7 +226,7 @@ impl Store {
                 "SELECT external_id FROM comments
                  WHERE post_id = ? AND parent_external_id IS NULL AND answered_at IS NULL
                    AND deleted_at IS NULL AND author_role = 'audience'
-                   AND label <> 'not_question' AND created_at >= ?
+                   AND label = 'product_question' AND created_at >= ?
                  ORDER BY created_at",
             )
             .bind(post.0)
