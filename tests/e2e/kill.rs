@@ -135,17 +135,24 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
         sim.advance(chrono::Duration::hours(
             rng.random_range(HOURS_BETWEEN_POLLS),
         ));
-        let after = rng.random_range(INCREMENTAL_KILL_AFTER);
-        let jitter = rng.random_range(0..=2_000u64);
-        let run = worker.run(&sim, Some((after, jitter))).await;
-        tally.record(&run);
-        if matches!(run.end, RunEnd::Killed) {
+        if worker
+            .run_killed_at_random(&sim, &mut rng, &mut tally)
+            .await
+        {
             tally.incremental_kills += 1;
         }
     }
 
     // Phase 3: the world plays out (every late comment and answer arrives), the worker catches up.
+    // The catch-up reads the most old threads (searches for replies the counts announced): it is
+    // killed too, once, before it may finish.
     sim.advance(chrono::Duration::days(12) - (sim.now() - start));
+    if worker
+        .run_killed_at_random(&sim, &mut rng, &mut tally)
+        .await
+    {
+        tally.incremental_kills += 1;
+    }
     worker.run_until_clean(&sim, &mut tally).await;
     let last = check_store(&worker.database, &sim).await;
     assert!(
@@ -330,6 +337,21 @@ impl WorkerProcess {
         })
         .await
         .unwrap()
+    }
+
+    /// One incremental run with a kill point in [`INCREMENTAL_KILL_AFTER`]; whether the kill came
+    /// before the run finished.
+    async fn run_killed_at_random(
+        &self,
+        sim: &SimHandle,
+        rng: &mut ChaCha8Rng,
+        tally: &mut Tally,
+    ) -> bool {
+        let after = rng.random_range(INCREMENTAL_KILL_AFTER);
+        let jitter = rng.random_range(0..=2_000u64);
+        let run = self.run(sim, Some((after, jitter))).await;
+        tally.record(&run);
+        matches!(run.end, RunEnd::Killed)
     }
 
     /// Runs without killing until a run polls every account without failure.
