@@ -804,6 +804,31 @@ impl Worker {
         if deeper.reached_end {
             return self.finish_full_walk(post, media, &deeper).await;
         }
+        if found + deeper.inserted as i64 > wanted {
+            // The search found more than the count moved by: comments were deleted meanwhile, and
+            // settling now would keep them as live forever (later counts balance around them).
+            tracing::info!(
+                wanted,
+                found = found + deeper.inserted as i64,
+                "more comments found than the count announced; reading every page for deletions"
+            );
+            let state = self.store.walk_state(post).await?;
+            let full = self
+                .walk_post(
+                    client,
+                    post,
+                    &media.external_id,
+                    &state,
+                    Depth::Full,
+                    cancel,
+                    outcome,
+                )
+                .await?;
+            if !full.completed {
+                return Ok(());
+            }
+            return self.finish_full_walk(post, media, &full).await;
+        }
         self.settle(
             post,
             WalkRecord {
