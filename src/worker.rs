@@ -13,7 +13,9 @@
 //! Exactly-once: a page's comments and the cursor of the next page commit in one transaction, and
 //! the watermark moves only when a walk completes, so a crash or kill at any point resumes from the
 //! last committed page and loses nothing; re-reading a page is harmless because comments are keyed
-//! by their platform id. Failures are isolated per account: an expired token fails that account
+//! by their platform id. What the walks found since the post was last settled is counted in the
+//! same transactions, so a resumed walk explains the platform's count without reading the post
+//! again. Failures are isolated per account: an expired token fails that account
 //! with an actionable message and the others complete. Cancellation is checked between pages:
 //! the page in hand is stored before the worker stops.
 
@@ -751,14 +753,21 @@ impl Worker {
         };
         let wanted = count as i64 - stored.walk.reconciled_count.map_or(0, |c| c as i64)
             + stored.missing_comments as i64;
-        let mut found = first.inserted as i64;
+        // What walks found since the count was last reconciled: this one, and those a kill or a
+        // shutdown interrupted before they could settle the post (counted with their pages).
+        let mut found = (stored.found_since_settled + first.inserted) as i64;
         if found < wanted {
             found += self
                 .refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
                 .await? as i64;
         }
+        // A first backfill finished by a later run has still read every page, newest to last:
+        // every comment was new to it, so there is no edit to look for on the next cycle.
+        let resumed_backfill =
+            reason == WalkReason::Resume && !stored.ever_completed() && first.reached_end;
         let settled = WalkRecord {
             count: Some(count),
+            full: resumed_backfill,
             ..WalkRecord::default()
         };
         let depth = match found.cmp(&wanted) {

@@ -9,7 +9,9 @@
 //! seeded RNG), never guessed from sleeps, so a slow machine kills at the same places as a fast
 //! one. The seed is printed; `TRIAGE_KILL_SEED=<n> cargo test --test e2e kill` replays a run
 //! (the world, the faults and the kill points all derive from it; only the exact request a kill
-//! lands on can drift by the few requests served while the signal is sent).
+//! lands on can drift by the few requests served while the signal is sent). `TRIAGE_KILL_KEEP=1`
+//! keeps the database and each run's report and log; `TRIAGE_KILL_LOG` is the runs' `RUST_LOG`
+//! (default `warn`).
 
 use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;
@@ -60,6 +62,10 @@ const HOURS_BETWEEN_POLLS: RangeInclusive<i64> = 3..=12;
 /// when one request meets `max_attempts` faults in a row.
 const CLEAN_RUNS_MAX: usize = 5;
 
+/// Comments a resumed backfill may read twice: the page in hand of each interrupted walk (every
+/// post may have one) and the nested replies on it.
+const RESUME_SLACK: usize = ACCOUNTS * POSTS_PER_ACCOUNT * 2 * 50;
+
 /// A run whose simulator counter has not moved for this long is stuck, not slow: the longest
 /// legitimate pause is one platform throttle wait.
 const STALL: Duration = Duration::from_secs(180);
@@ -99,6 +105,13 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
         .expect("simulator starts");
     let dir = tempfile::tempdir().unwrap();
     let worker = WorkerProcess::new(&sim, dir.path());
+    if std::env::var_os("TRIAGE_KILL_KEEP").is_some() {
+        println!(
+            "kill test: keeping the database and run logs in {}",
+            dir.path().display()
+        );
+        std::mem::forget(dir);
+    }
 
     // Phase 1: the first backfill, three and a half days into the campaign (the last posts are a
     // day old, late comments keep coming), killed again and again.
@@ -118,9 +131,19 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
             ),
         }
     }
-    worker.run_until_clean(&sim, &mut tally).await;
+    // A restart resumes each interrupted walk and settles it with what the killed runs found: the
+    // run that finishes the backfill reads what they left, not whole posts again.
+    let stored_before = stored_comments(&worker.database).await;
+    let read = worker.run_until_clean(&sim, &mut tally).await;
     let backfilled = check_store(&worker.database, &sim).await;
-    println!("after the backfill: {backfilled}");
+    let left = backfilled.comments.saturating_sub(stored_before);
+    println!(
+        "after the backfill: {backfilled}; the finishing run read {read} comments, the killed runs had left {left}"
+    );
+    assert!(
+        read <= (left + RESUME_SLACK) as u64,
+        "the run that finished the backfill read {read} comments, but the killed runs had left only {left}: resumed walks read posts again"
+    );
 
     // Phase 2: time passes between polls (new comments, owner replies in old threads, spam
     // deleted), and incremental polls are killed too.
@@ -286,7 +309,10 @@ impl WorkerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_triage"));
         command
             .env_remove("TRIAGE_CONFIG")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("TRIAGE_KILL_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .arg("--config")
             .arg(&self.config)
             .args(["poll", "--once"])
@@ -354,16 +380,24 @@ impl WorkerProcess {
         matches!(run.end, RunEnd::Killed)
     }
 
-    /// Runs without killing until a run polls every account without failure.
-    async fn run_until_clean(&self, sim: &SimHandle, tally: &mut Tally) {
+    /// Runs without killing until a run polls every account without failure. Returns the
+    /// comments these runs read, as their reports say.
+    async fn run_until_clean(&self, sim: &SimHandle, tally: &mut Tally) -> u64 {
+        let read_pattern = regex::Regex::new(r"(\d+) comments read").unwrap();
+        let mut read = 0;
         for _ in 0..CLEAN_RUNS_MAX {
             let run = self.run(sim, None).await;
             tally.record(&run);
+            let report = std::fs::read_to_string(&run.stdout).unwrap_or_default();
+            read += read_pattern
+                .captures_iter(&report)
+                .map(|c| c[1].parse::<u64>().unwrap())
+                .sum::<u64>();
             let RunEnd::Exited(status) = run.end else {
                 unreachable!("runs without a kill point are not killed")
             };
             if status.success() {
-                return;
+                return read;
             }
             println!(
                 "{}",
@@ -372,6 +406,14 @@ impl WorkerProcess {
         }
         panic!("{CLEAN_RUNS_MAX} runs in a row failed an account");
     }
+}
+
+/// Comments stored, deleted ones included.
+async fn stored_comments(database: &Path) -> usize {
+    let store = Store::open(database).await.unwrap();
+    let stored = store.all_comments().await.unwrap().len();
+    store.close().await;
+    stored
 }
 
 /// What a check of the store found.

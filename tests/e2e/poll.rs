@@ -3,8 +3,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use comment_triage::sim::{Fault, SimOptions};
+use comment_triage::domain::Platform;
+use comment_triage::sim::{Fault, ScenarioParams, SimOptions};
 use comment_triage::worker::PollError;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{assert_same_comments, expected_answered, scenario, spawn_app};
 
@@ -185,4 +187,46 @@ async fn an_html_error_page_is_retried() {
     app.sim.inject(Fault::HtmlBody { requests: 2 });
     app.poll_ok().await;
     assert_same_comments(&app.stored().await, &app.sim.ground_truth());
+}
+
+/// A backfill stopped mid-post (a shutdown here; a kill leaves the same state, see `kill.rs`)
+/// resumes from its cursor and settles: what the interrupted run stored is not read again just to
+/// be counted against the platform's comment count.
+#[tokio::test]
+async fn a_resumed_backfill_does_not_read_again_what_the_interrupted_run_stored() {
+    const PAGE: u32 = 10;
+    let params = ScenarioParams {
+        accounts: 1,
+        platforms: vec![Platform::Instagram],
+        posts_per_account: 1,
+        comments_per_post: 400,
+        ..scenario(13)
+    };
+    let app = spawn_app(params, SimOptions::default(), |w| w.page_size = PAGE).await;
+    app.sim.advance(chrono::Duration::days(10)); // every comment has arrived
+    let cancel = CancellationToken::new();
+    let stopper = {
+        let (sim, cancel) = (app.sim.clone(), cancel.clone());
+        tokio::spawn(async move {
+            while sim.requests_served() < 15 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            cancel.cancel();
+        })
+    };
+    let first = app.worker.poll_once(&cancel).await;
+    stopper.await.unwrap();
+    assert!(first.total().interrupted, "{first}");
+    let stored_before = app.stored().await.len();
+
+    let second = app.poll_ok().await.total();
+    let truth = app.sim.ground_truth();
+    assert_same_comments(&app.stored().await, &truth);
+    let left = (truth.len() - stored_before) as u64;
+    assert!(
+        second.fetched <= left + u64::from(2 * PAGE),
+        "the resumed walk read {} comments; the interrupted one had left {left} of {}",
+        second.fetched,
+        truth.len()
+    );
 }
