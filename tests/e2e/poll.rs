@@ -230,3 +230,32 @@ async fn a_resumed_backfill_does_not_read_again_what_the_interrupted_run_stored(
         truth.len()
     );
 }
+
+/// Spam is deleted while replies keep landing in old threads. When a deletion and a reply the
+/// walk did not reach fall in the same interval, the platform's count moves by exactly what the
+/// walk found: the reply is missing and the deleted comment stays live until the next full walk
+/// (`reconcile_interval_hours`, or half the post's age), which this test never reaches.
+#[tokio::test]
+#[ignore = "known loss: a deletion masks a reply in an old thread from the count (at poll 5 with this seed); needs per-thread reply counts or deletion detection"]
+async fn comments_deleted_while_others_arrive_are_marked_deleted() {
+    let params = ScenarioParams {
+        accounts: 1,
+        platforms: vec![Platform::Instagram],
+        posts_per_account: 2,
+        comments_per_post: 300,
+        ..scenario(14)
+    };
+    let app = spawn_app(params, SimOptions::default(), |w| w.page_size = 10).await;
+    let mut deleted = 0;
+    for _ in 0..24 {
+        app.sim.advance(chrono::Duration::minutes(90));
+        app.poll_ok().await;
+        let stored = app.stored().await;
+        assert_same_comments(&stored, &app.sim.ground_truth());
+        deleted = stored.iter().filter(|c| c.deleted).count();
+    }
+    assert!(
+        deleted > 0,
+        "the scenario deletes spam the worker had stored"
+    );
+}
