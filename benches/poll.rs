@@ -1,62 +1,204 @@
-//! Poll throughput: the real worker against the simulator on loopback, end to end (HTTP, JSON
-//! parsing, classification, SQLite), reported as comments per second.
+//! Poll throughput and API efficiency: the real worker against the simulator on loopback.
 //!
-//! `cargo bench --bench poll` (defaults: 2 accounts × 8 posts × 1,000 top-level comments);
-//! `POLL_BENCH_ACCOUNTS`, `POLL_BENCH_POSTS` and `POLL_BENCH_COMMENTS` change the scenario size.
+//! `cargo bench --bench poll` runs the full size (10 creators on every simulated platform, 1,000
+//! posts, about 200,000 comments); `cargo bench --bench poll -- --short` a tenth of it, as CI does.
+//!
+//! 1. **Throughput**: `triage poll --once` runs as its own process (as a user runs it) against the
+//!    simulator served from this process, on a fresh database; comments/s is everything stored
+//!    (parse, classify, store) over the child's wall time, and the peak memory is the child's
+//!    resident high-water mark.
+//! 2. **Nothing new**: the same worker polls again; it should read no comment page.
+//! 3. **Steady state**: a poll every simulated hour while comments keep arriving, calls per 1,000
+//!    new comments against a floor of one listing call per account, one call per post checked and
+//!    one per page of new comments (`POLL_BENCH_VERBOSE=1` prints each poll).
 
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DurationRound, Utc};
 use comment_triage::classify::Classifier;
 use comment_triage::config::Settings;
-use comment_triage::demo::{demo_config, demo_scenario, sim_tokens};
+use comment_triage::demo::{DEMO_PLATFORMS, demo_config, demo_scenario, sim_tokens, thousands};
 use comment_triage::sim::{ScenarioParams, SimHandle, SimOptions, SimServer};
 use comment_triage::store::Store;
 use comment_triage::worker::Worker;
 use tokio_util::sync::CancellationToken;
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// How big a world to poll.
+#[derive(Clone, Copy, Debug)]
+struct Size {
+    accounts: usize,
+    posts_per_account: usize,
+    /// Top-level comments per post; replies come on top (about 7 %).
+    comments_per_post: usize,
 }
 
-#[tokio::main]
-async fn main() {
+const FULL: Size = Size {
+    accounts: 10,
+    posts_per_account: 100,
+    comments_per_post: 142,
+};
+
+const SHORT: Size = Size {
+    accounts: 4,
+    posts_per_account: 25,
+    comments_per_post: 142,
+};
+
+/// Days of simulated history before the throughput poll: every post's comments have arrived.
+const HISTORY_DAYS: i64 = 150;
+
+fn main() {
+    let short = std::env::args().any(|a| a == "--short");
+    let size = if short { SHORT } else { FULL };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    runtime.block_on(async {
+        throughput(size).await;
+        steady_state_efficiency().await;
+    });
+}
+
+async fn throughput(size: Size) {
+    // The child process reads the real clock: the world's present is now.
+    let start = (Utc::now() - chrono::Duration::days(HISTORY_DAYS))
+        .duration_trunc(chrono::Duration::minutes(1))
+        .expect("a minute-aligned start");
     let params = ScenarioParams {
-        accounts: env_or("POLL_BENCH_ACCOUNTS", 2),
-        posts_per_account: env_or("POLL_BENCH_POSTS", 8),
-        comments_per_post: env_or("POLL_BENCH_COMMENTS", 1_000),
+        accounts: size.accounts,
+        posts_per_account: size.posts_per_account,
+        comments_per_post: size.comments_per_post,
+        platforms: DEMO_PLATFORMS.to_vec(),
+        start,
         ..demo_scenario(7)
     };
-    // Let the whole scenario happen, so one poll reads every comment.
-    let (sim, worker, _dir) =
-        simulator_and_worker(params.clone(), chrono::Duration::days(40)).await;
+    // Throughput of the pipeline, not of the platforms' rate limits: lift them.
+    let unlimited = SimOptions {
+        hourly_call_budget: u32::MAX,
+        youtube_daily_units: u64::MAX,
+        tiktok_calls_per_minute: u32::MAX,
+        ..SimOptions::default()
+    };
+    let sim = start_simulator(params, unlimited).await;
+    sim.advance(Utc::now() - sim.now());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(&sim, dir.path(), true);
+
     let started = Instant::now();
-    let report = worker.poll_once(&CancellationToken::new()).await;
-    let elapsed = started.elapsed();
-    assert_eq!(report.failures(), 0, "{report}");
-    let total = report.total();
+    let run = run_worker(&config, &sim_tokens(&sim));
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(
+        run.status.success(),
+        "triage poll --once failed ({}): {}",
+        run.status,
+        run.stderr
+    );
+
+    let settings = Settings::load(&config).expect("bench config loads");
+    let store = Store::open(&settings.database).await.expect("store opens");
+    let stored = store.all_comments().await.expect("stored comments").len() as u64;
+    store.close().await;
+    let truth = sim.ground_truth().len() as u64;
+    assert_eq!(stored, truth, "the store must hold every simulated comment");
     println!(
-        "poll: {} accounts, {} posts, {} pages, {} comments stored in {:.2}s = {:.0} comments/s ({} API calls)",
-        params.accounts,
-        total.posts,
-        total.pages,
-        total.inserted,
-        elapsed.as_secs_f64(),
-        total.inserted as f64 / elapsed.as_secs_f64(),
+        "throughput: {} accounts on {} platforms, {} posts, {} comments stored by `triage poll --once` in {elapsed:.2}s = {:.0} comments/s; worker CPU {:.2}s, peak memory {:.1} MB; {} API calls",
+        size.accounts,
+        DEMO_PLATFORMS.len().min(size.accounts),
+        size.accounts * size.posts_per_account,
+        thousands(stored),
+        stored as f64 / elapsed,
+        run.cpu_secs,
+        run.peak_rss_kb as f64 / 1024.0,
         sim.requests_served()
     );
+
+    // The same database, polled again in this process: nothing is new.
+    let settings = Arc::new(settings);
+    let store = Store::open(&settings.database).await.expect("store opens");
+    let worker = worker_on(&sim, settings, store);
+    let before = sim.requests_served();
     let started = Instant::now();
     let again = worker.poll_once(&CancellationToken::new()).await.total();
     println!(
-        "steady-state poll with nothing new: {} pages, {} new, {:.3}s",
+        "nothing new: {} comment pages, {} new, {} API calls, {:.3}s",
         again.pages,
         again.inserted,
+        sim.requests_served() - before,
         started.elapsed().as_secs_f64()
     );
-    steady_state_efficiency().await;
+}
+
+/// What one `triage poll --once` child did.
+struct WorkerRun {
+    status: std::process::ExitStatus,
+    stderr: String,
+    peak_rss_kb: i64,
+    /// User plus system CPU time of the worker.
+    cpu_secs: f64,
+}
+
+/// Runs `triage poll --once`, watching its peak memory until it exits.
+///
+/// The peak is the kernel's high-water mark of the worker's own address space (`VmHWM`), read
+/// every few milliseconds while it runs. `wait4`'s `ru_maxrss` would be simpler but is wrong
+/// here: the child starts as a copy of this process (which holds the whole simulated world), and
+/// Linux carries that copy's size into the child's maximum across `exec`.
+#[expect(clippy::zombie_processes, reason = "wait4 reaps the child, not std")]
+fn run_worker(config: &Path, tokens: &HashMap<String, String>) -> WorkerRun {
+    let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+    let child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .arg("--config")
+        .arg(config)
+        .args(["poll", "--once"])
+        .envs(tokens)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr.reopen().expect("stderr file"))
+        .spawn()
+        .expect("triage starts");
+    let pid = child.id() as i32;
+    let status_file = format!("/proc/{pid}/status");
+    let mut peak_rss_kb = 0;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        if let Some(hwm) = std::fs::read_to_string(&status_file)
+            .ok()
+            .as_deref()
+            .and_then(high_water_mark_kb)
+        {
+            peak_rss_kb = peak_rss_kb.max(hwm);
+        }
+        // SAFETY: the pid is our child's, not yet reaped (std never waits on it); both pointers
+        // are to live locals.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped == 0 || reaped == pid, "wait4 on the worker failed");
+        if reaped == pid {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    WorkerRun {
+        status: std::process::ExitStatus::from_raw(status),
+        stderr: std::fs::read_to_string(stderr.path()).unwrap_or_default(),
+        peak_rss_kb,
+        cpu_secs: [usage.ru_utime, usage.ru_stime]
+            .iter()
+            .map(|t| t.tv_sec as f64 + t.tv_usec as f64 / 1e6)
+            .sum(),
+    }
+}
+
+/// `VmHWM:   84016 kB` from `/proc/PID/status`.
+fn high_water_mark_kb(status: &str) -> Option<i64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Calls spent per 1,000 new comments while comments keep arriving (a poll every simulated hour
@@ -69,7 +211,13 @@ async fn steady_state_efficiency() {
         comments_per_post: 1_000,
         ..demo_scenario(11)
     };
-    let (sim, worker, _dir) = simulator_and_worker(params, chrono::Duration::hours(18)).await;
+    let sim = start_simulator(params, SimOptions::default()).await;
+    sim.advance(chrono::Duration::hours(18));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(&sim, dir.path(), false);
+    let settings = Arc::new(Settings::load(&config).expect("bench config loads"));
+    let store = Store::open(&settings.database).await.expect("store opens");
+    let worker = worker_on(&sim, settings, store);
     let cancel = CancellationToken::new();
     worker.poll_once(&cancel).await; // backfill
     let (mut calls, mut new, mut floor) = (0u64, 0u64, 0u64);
@@ -99,36 +247,44 @@ async fn steady_state_efficiency() {
     );
 }
 
-/// A simulator moved `history` ahead, and a worker on a fresh database polling it.
-async fn simulator_and_worker(
-    params: ScenarioParams,
-    history: chrono::Duration,
-) -> (SimHandle, Worker, tempfile::TempDir) {
-    let sim = SimServer::start(
-        "127.0.0.1:0".parse().unwrap(),
+async fn start_simulator(params: ScenarioParams, options: SimOptions) -> SimHandle {
+    SimServer::start(
+        "127.0.0.1:0".parse().expect("loopback address"),
         params,
-        SimOptions::default(),
+        options,
     )
     .await
-    .expect("simulator starts");
-    sim.advance(history);
-    let dir = tempfile::tempdir().unwrap();
-    let config = demo_config(&sim, &sim.base_url(), "bench.db").replace(
+    .expect("simulator starts")
+}
+
+/// The demo's config for this simulator with a long lookback; without its campaign (and the
+/// recipients that name it) when `every_post`, so that every post is polled, sponsored or not.
+fn write_config(sim: &SimHandle, dir: &Path, every_post: bool) -> std::path::PathBuf {
+    let database = dir.join("bench.db");
+    let mut config = demo_config(sim, &sim.base_url(), &database.display().to_string()).replace(
         "[worker]\n",
-        "[worker]\npage_size = 50\nlookback_days = 400\n",
+        "[worker]\nlookback_days = 400\nyoutube_daily_units = 1000000000\n",
     );
-    let path = dir.path().join("triage.toml");
-    std::fs::write(&path, config).unwrap();
-    let settings = Arc::new(Settings::load(&path).unwrap());
-    let store = Store::open(&settings.database).await.unwrap();
-    let tokens = sim_tokens(&sim);
+    if every_post {
+        let end = config
+            .find("\n[[campaigns]]")
+            .expect("the demo config has a campaign");
+        config.truncate(end);
+    }
+    let path = dir.join("triage.toml");
+    std::fs::write(&path, config).expect("config written");
+    path
+}
+
+/// An in-process worker reading the simulator's clock.
+fn worker_on(sim: &SimHandle, settings: Arc<Settings>, store: Store) -> Worker {
+    let tokens = sim_tokens(sim);
     let sim_clock = sim.clone();
-    let worker = Worker::new(
+    Worker::new(
         settings,
         store,
-        Arc::new(Classifier::builtin().unwrap()),
+        Arc::new(Classifier::builtin().expect("built-in rules")),
         move |name| tokens.get(name).cloned(),
     )
-    .with_clock(Arc::new(move || sim_clock.now()));
-    (sim, worker, dir)
+    .with_clock(Arc::new(move || sim_clock.now()))
 }

@@ -89,6 +89,10 @@ enum Command {
         posts_per_account: usize,
         #[arg(long, default_value_t = 60)]
         comments_per_post: usize,
+        /// Expire access tokens on the simulated clock (Instagram 60 days, YouTube 1 h, TikTok
+        /// 24 h), so the worker's refreshes are exercised; refresh tokens are printed too.
+        #[arg(long)]
+        token_lifetimes: bool,
     },
     /// Poll every configured account: once, or every `worker.poll_interval_secs` until Ctrl-C.
     Poll {
@@ -188,6 +192,7 @@ impl Cli {
                 accounts,
                 posts_per_account,
                 comments_per_post,
+                token_lifetimes,
             } => {
                 if !(0.0..=1.0).contains(&fault_rate) {
                     bail!("--fault-rate must be between 0 and 1");
@@ -202,6 +207,7 @@ impl Cli {
                 };
                 let options = SimOptions {
                     fault_rate,
+                    token_lifetimes: token_lifetimes.then(crate::sim::TokenLifetimes::default),
                     ..SimOptions::default()
                 };
                 crate::sim::serve(listen, params, options, warmup, speed).await?;

@@ -115,7 +115,8 @@ pub struct WorkerSettings {
     pub overlap_secs: u64,
     /// Posts older than this are no longer polled. Days, default 30.
     pub lookback_days: u64,
-    /// Comments requested per page (the platform may cap it). Default 50.
+    /// Comments requested per page, capped by each platform's maximum
+    /// ([`Platform::max_comments_per_page`]): fewer, larger pages spend less quota. Default 100.
     pub page_size: u32,
     /// Timeout of one HTTP request. Milliseconds, default 10000.
     pub request_timeout_ms: u64,
@@ -150,7 +151,7 @@ impl Default for WorkerSettings {
             max_concurrent_accounts: 4,
             overlap_secs: 600,
             lookback_days: 30,
-            page_size: 50,
+            page_size: 100,
             request_timeout_ms: 10_000,
             max_attempts: 5,
             backoff_base_ms: 500,
@@ -174,6 +175,11 @@ impl WorkerSettings {
     }
     pub fn lookback(&self) -> chrono::Duration {
         chrono::Duration::days(self.lookback_days as i64)
+    }
+
+    /// The page size asked of `platform`: `page_size` within what the platform serves.
+    pub fn page_size_on(&self, platform: Platform) -> u32 {
+        self.page_size.clamp(1, platform.max_comments_per_page())
     }
 }
 
@@ -201,6 +207,107 @@ pub struct AccountSettings {
     pub api_base_url: String,
     /// Name of the environment variable holding the access token (never the token itself).
     pub token_env: String,
+    /// Instagram (Instagram Login tokens only): renew the long-lived token with
+    /// `ig_refresh_token` when fewer than 10 days are left. Default `false`, because a token from
+    /// Facebook Login cannot be renewed this way and the refresh would fail.
+    #[serde(default)]
+    pub token_refresh: bool,
+    /// YouTube, TikTok: name of the environment variable holding the OAuth refresh token. With it
+    /// (and `client_id_env`, `client_secret_env`) the worker renews the short-lived access token
+    /// itself (Google: 1 h, TikTok: 24 h).
+    #[serde(default)]
+    pub refresh_token_env: Option<String>,
+    /// Name of the environment variable holding the OAuth client id (TikTok: the app id).
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    /// Name of the environment variable holding the OAuth client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Where refreshes are sent instead of the platform's own endpoint (a proxy, the simulator).
+    /// Default per platform: `https://graph.instagram.com/refresh_access_token`,
+    /// `https://oauth2.googleapis.com/token`,
+    /// `https://business-api.tiktok.com/open_api/v1.3/tt_user/oauth2/refresh_token/`.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// When the token in `token_env` expires, if known (RFC 3339, e.g. `2026-03-01T00:00:00Z`):
+    /// the worker warns 7 days before an expiry it cannot refresh, and the digest says so.
+    #[serde(default, deserialize_with = "deserialize_instant")]
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+/// How an account's access token is renewed, derived from its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRefresh {
+    /// The token cannot be renewed by the worker: a new one has to be exported by hand.
+    Manual,
+    /// Instagram long-lived token, renewed with itself (`grant_type=ig_refresh_token`).
+    InstagramLongLived,
+    /// An OAuth refresh token and client credentials (Google, TikTok), read from these variables.
+    OAuth {
+        refresh_token_env: String,
+        client_id_env: String,
+        client_secret_env: String,
+    },
+}
+
+impl AccountSettings {
+    /// How this account's token is renewed. Valid combinations are checked at load.
+    pub fn token_refresh(&self) -> TokenRefresh {
+        match (
+            &self.refresh_token_env,
+            &self.client_id_env,
+            &self.client_secret_env,
+        ) {
+            (Some(refresh), Some(id), Some(secret)) => TokenRefresh::OAuth {
+                refresh_token_env: refresh.clone(),
+                client_id_env: id.clone(),
+                client_secret_env: secret.clone(),
+            },
+            _ if self.token_refresh && self.platform == Platform::Instagram => {
+                TokenRefresh::InstagramLongLived
+            }
+            _ => TokenRefresh::Manual,
+        }
+    }
+
+    /// Names the environment variables that hold this account's secrets, for messages.
+    pub fn secret_envs(&self) -> Vec<&str> {
+        let mut names = vec![self.token_env.as_str()];
+        names.extend(
+            [
+                &self.refresh_token_env,
+                &self.client_id_env,
+                &self.client_secret_env,
+            ]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+        );
+        names
+    }
+}
+
+/// A TOML datetime (`2026-03-01T00:00:00Z`) or the same text in quotes.
+fn deserialize_instant<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Native(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Raw::deserialize(deserializer)? {
+        Raw::Native(at) => at.to_string(),
+        Raw::Text(text) => text,
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|at| Some(at.with_timezone(&Utc)))
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not an RFC 3339 time with an offset, like \"2026-03-01T00:00:00Z\""
+            ))
+        })
 }
 
 /// A sponsorship: which posts of which accounts belong to a brand's campaign.
@@ -536,6 +643,7 @@ impl Settings {
                     "must be the NAME of an environment variable (letters, digits, _), never the token itself".into(),
                 ));
             }
+            check_token_refresh(account).map_err(|(field, message)| (key(field), message))?;
         }
         let mut campaigns = HashSet::new();
         for (i, campaign) in self.campaigns.iter().enumerate() {
@@ -704,6 +812,92 @@ impl Settings {
     }
 }
 
+/// The refresh keys of one account: which combinations mean something on its platform.
+fn check_token_refresh(account: &AccountSettings) -> Result<(), (&'static str, String)> {
+    for (field, value) in [
+        ("refresh_token_env", &account.refresh_token_env),
+        ("client_id_env", &account.client_id_env),
+        ("client_secret_env", &account.client_secret_env),
+    ] {
+        if value.as_deref().is_some_and(|v| !is_env_name(v)) {
+            return Err((
+                field,
+                "must be the NAME of an environment variable (letters, digits, _), never the secret itself".into(),
+            ));
+        }
+    }
+    let oauth_keys = [
+        account.refresh_token_env.is_some(),
+        account.client_id_env.is_some(),
+        account.client_secret_env.is_some(),
+    ];
+    match account.platform {
+        Platform::Instagram => {
+            if let Some(field) = [
+                ("refresh_token_env", oauth_keys[0]),
+                ("client_id_env", oauth_keys[1]),
+                ("client_secret_env", oauth_keys[2]),
+            ]
+            .into_iter()
+            .find_map(|(field, set)| set.then_some(field))
+            {
+                return Err((
+                    field,
+                    "Instagram renews the long-lived token with itself: remove this key and set `token_refresh = true`".into(),
+                ));
+            }
+        }
+        Platform::Youtube | Platform::Tiktok => {
+            if account.token_refresh && !oauth_keys.iter().all(|set| *set) {
+                return Err((
+                    "token_refresh",
+                    format!(
+                        "{} tokens are renewed with an OAuth refresh token: set refresh_token_env, client_id_env and client_secret_env instead",
+                        account.platform
+                    ),
+                ));
+            }
+            if oauth_keys.iter().any(|set| *set) && !oauth_keys.iter().all(|set| *set) {
+                let missing = [
+                    ("refresh_token_env", oauth_keys[0]),
+                    ("client_id_env", oauth_keys[1]),
+                    ("client_secret_env", oauth_keys[2]),
+                ]
+                .into_iter()
+                .find_map(|(field, set)| (!set).then_some(field))
+                .unwrap_or("refresh_token_env");
+                return Err((
+                    missing,
+                    "a refresh needs all three of refresh_token_env, client_id_env and client_secret_env".into(),
+                ));
+            }
+        }
+        Platform::Facebook => {
+            if account.token_refresh || oauth_keys.iter().any(|set| *set) {
+                return Err((
+                    "token_refresh",
+                    format!(
+                        "{} tokens are not refreshed by the worker (a Page token from a long-lived user token does not expire): remove the refresh keys",
+                        account.platform
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(url) = &account.token_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(("token_url", format!("{url:?} is not an http(s) URL")));
+        }
+        if account.token_refresh() == TokenRefresh::Manual {
+            return Err((
+                "token_url",
+                "is only used for refreshes, and this account has none configured".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// An environment variable name: letters, digits and `_`, never a URL or a token.
 fn is_env_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -732,9 +926,49 @@ pub fn token_from_env(
     }
 }
 
+/// The OAuth secrets of an account whose token is renewed with a refresh token. `Debug` shows
+/// no value (each is a [`SecretString`]).
+#[derive(Debug, Clone)]
+pub struct OAuthSecrets {
+    pub refresh_token: SecretString,
+    pub client_id: SecretString,
+    pub client_secret: SecretString,
+}
+
+/// Reads the OAuth secrets from the environment variables the config names.
+///
+/// # Errors
+/// A variable is unset or empty; the message names the variable, never a value.
+pub fn oauth_secrets_from_env(
+    account: &AccountSettings,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<OAuthSecrets>, String> {
+    let TokenRefresh::OAuth {
+        refresh_token_env,
+        client_id_env,
+        client_secret_env,
+    } = account.token_refresh()
+    else {
+        return Ok(None);
+    };
+    let read = |name: &str, what: &str| match lookup(name) {
+        Some(value) if !value.trim().is_empty() => Ok(SecretString::from(value)),
+        _ => Err(format!(
+            "account {:?}: environment variable {name} is not set; export it with the {what}",
+            account.name
+        )),
+    };
+    Ok(Some(OAuthSecrets {
+        refresh_token: read(&refresh_token_env, "account's OAuth refresh token")?,
+        client_id: read(&client_id_env, "OAuth client id of your app")?,
+        client_secret: read(&client_secret_env, "OAuth client secret of your app")?,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     fn parse(text: &str) -> Result<Settings, String> {
         Settings::parse(text, Path::new("t.toml")).map_err(|e| e.to_string())
@@ -767,6 +1001,123 @@ token_env = "TOKEN_JESS"
     fn a_token_in_place_of_a_variable_name_is_refused() {
         let err = parse(&ACCOUNT.replace("TOKEN_JESS", "EAAG.xyz-123")).unwrap_err();
         assert!(err.contains("accounts[0].token_env"), "{err}");
+    }
+
+    fn with(platform: &str, extra: &str) -> String {
+        format!(
+            "{}{extra}\n",
+            ACCOUNT.replace("\"instagram\"", &format!("\"{platform}\""))
+        )
+    }
+
+    #[test]
+    fn refresh_keys_are_read_per_platform() {
+        let ig = parse(&with(
+            "instagram",
+            "token_refresh = true\ntoken_expires_at = 2026-03-01T00:00:00Z",
+        ))
+        .unwrap();
+        assert_eq!(
+            ig.accounts[0].token_refresh(),
+            TokenRefresh::InstagramLongLived
+        );
+        assert_eq!(
+            ig.accounts[0].token_expires_at.unwrap().to_rfc3339(),
+            "2026-03-01T00:00:00+00:00"
+        );
+        let quoted = parse(&with(
+            "instagram",
+            "token_expires_at = \"2026-03-01T01:00:00+01:00\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            quoted.accounts[0].token_expires_at,
+            ig.accounts[0].token_expires_at
+        );
+        assert_eq!(quoted.accounts[0].token_refresh(), TokenRefresh::Manual);
+        let yt = parse(&with(
+            "youtube",
+            "refresh_token_env = \"YT_REFRESH\"\nclient_id_env = \"YT_ID\"\nclient_secret_env = \"YT_SECRET\"\ntoken_url = \"http://127.0.0.1:9/token\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            yt.accounts[0].token_refresh(),
+            TokenRefresh::OAuth {
+                refresh_token_env: "YT_REFRESH".into(),
+                client_id_env: "YT_ID".into(),
+                client_secret_env: "YT_SECRET".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn incomplete_or_misplaced_refresh_keys_are_refused() {
+        let cases = [
+            (
+                with(
+                    "youtube",
+                    "refresh_token_env = \"YT_REFRESH\"\nclient_id_env = \"YT_ID\"",
+                ),
+                "accounts[0].client_secret_env: a refresh needs all three",
+            ),
+            (
+                with("tiktok", "token_refresh = true"),
+                "accounts[0].token_refresh: tiktok tokens are renewed with an OAuth refresh token",
+            ),
+            (
+                with("instagram", "refresh_token_env = \"IG_REFRESH\""),
+                "accounts[0].refresh_token_env: Instagram renews the long-lived token with itself",
+            ),
+            (
+                with("facebook", "token_refresh = true"),
+                "accounts[0].token_refresh: facebook tokens are not refreshed",
+            ),
+            (
+                with(
+                    "instagram",
+                    "token_url = \"http://127.0.0.1:9/refresh_access_token\"",
+                ),
+                "accounts[0].token_url: is only used for refreshes",
+            ),
+            (
+                with(
+                    "youtube",
+                    "refresh_token_env = \"1//0gAbC-refresh\"\nclient_id_env = \"A\"\nclient_secret_env = \"B\"",
+                ),
+                "accounts[0].refresh_token_env: must be the NAME",
+            ),
+            (
+                with("instagram", "token_expires_at = \"next tuesday\""),
+                "accounts[0].token_expires_at: \"next tuesday\" is not an RFC 3339 time",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err();
+            assert!(err.starts_with(&format!("t.toml: {expected}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn oauth_secrets_name_the_missing_variable_and_hide_values() {
+        let settings = parse(&with(
+            "tiktok",
+            "refresh_token_env = \"TT_REFRESH\"\nclient_id_env = \"TT_ID\"\nclient_secret_env = \"TT_SECRET\"",
+        ))
+        .unwrap();
+        let account = &settings.accounts[0];
+        let err = oauth_secrets_from_env(account, |name| {
+            (name != "TT_SECRET").then(|| format!("value-of-{name}"))
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("TT_SECRET") && err.contains("client secret"),
+            "{err}"
+        );
+        let secrets = oauth_secrets_from_env(account, |name| Some(format!("value-of-{name}")))
+            .unwrap()
+            .unwrap();
+        assert!(!format!("{secrets:?}").contains("value-of"), "{secrets:?}");
+        assert_eq!(secrets.client_id.expose_secret(), "value-of-TT_ID");
     }
 
     #[test]

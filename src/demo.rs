@@ -238,7 +238,7 @@ pub fn demo_world(seed: u64) -> ScenarioParams {
 }
 
 /// `1204` → `1,204`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {

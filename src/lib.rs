@@ -18,6 +18,7 @@ pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod daemon;
 pub mod demo;
 pub mod digest;

@@ -364,6 +364,7 @@ mod tests {
     fn settings() -> ScheduleSettings {
         ScheduleSettings::from_worker(&WorkerSettings {
             poll_interval_secs: 300,
+            page_size: 50,
             ..WorkerSettings::default()
         })
     }

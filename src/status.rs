@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::QuotaReading;
-use crate::store::AccountHealth;
+use crate::store::{AccountHealth, TokenHealth};
 
 /// A table of the accounts' poll health, as of `now`.
 pub fn render(accounts: &[AccountHealth], now: DateTime<Utc>) -> String {
@@ -19,8 +19,9 @@ pub fn render(accounts: &[AccountHealth], now: DateTime<Utc>) -> String {
         "quota",
         "deferred",
         "failures",
+        "token",
     ];
-    let rows: Vec<[String; 7]> = accounts
+    let rows: Vec<[String; 8]> = accounts
         .iter()
         .map(|a| {
             [
@@ -35,6 +36,7 @@ pub fn render(accounts: &[AccountHealth], now: DateTime<Utc>) -> String {
                     "-".to_owned()
                 },
                 a.fail_count.to_string(),
+                token(a.token.as_ref(), now),
             ]
         })
         .collect();
@@ -60,6 +62,10 @@ pub fn render(accounts: &[AccountHealth], now: DateTime<Utc>) -> String {
         out.push_str(&line(row));
     }
     for a in accounts {
+        if let Some(reason) = a.token.as_ref().and_then(|t| t.dead_reason.as_ref()) {
+            out.push_str(&format!("{}: token dead: {reason}\n", a.name));
+            continue;
+        }
         if let Some(error) = &a.last_error {
             out.push_str(&format!("{}: last error: {error}\n", a.name));
         }
@@ -83,6 +89,37 @@ fn relative(at: Option<i64>, now: DateTime<Utc>, none: &str) -> String {
         format!("in {span}")
     } else {
         format!("{span} ago")
+    }
+}
+
+/// "expires in 5 days, refreshed 2 h ago", "dead", or `-` when nothing is known.
+fn token(token: Option<&TokenHealth>, now: DateTime<Utc>) -> String {
+    let Some(token) = token else {
+        return "-".to_owned();
+    };
+    if token.dead_reason.is_some() {
+        return "dead (see below)".to_owned();
+    }
+    let mut parts = Vec::new();
+    if let Some(at) = token.expires_at {
+        let verb = if at > now { "expires" } else { "expired" };
+        parts.push(format!(
+            "{verb} {}",
+            relative(Some(at.timestamp()), now, "")
+        ));
+    }
+    if let Some(at) = token.refreshed_at {
+        parts.push(format!(
+            "refreshed {}",
+            relative(Some(at.timestamp()), now, "")
+        ));
+    } else if token.refreshable {
+        parts.push("auto-refresh".to_owned());
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -125,6 +162,7 @@ mod tests {
                     per_page: 1,
                 },
                 deferred_posts: 3,
+                token: None,
             },
             AccountHealth {
                 name: "jess_ig".into(),
@@ -136,6 +174,7 @@ mod tests {
                 next_poll_at: None,
                 quota: QuotaReading::UsagePercent { percent: 42 },
                 deferred_posts: 0,
+                token: None,
             },
         ];
         let table = render(&accounts, now);
@@ -155,6 +194,77 @@ mod tests {
         assert_eq!(
             lines[3],
             "jess_ig: last error: access token rejected (code 190)"
+        );
+    }
+
+    #[test]
+    fn the_token_column_shows_expiry_refresh_and_death() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let account = |name: &str, token: TokenHealth| AccountHealth {
+            name: name.into(),
+            platform: "instagram".into(),
+            last_attempt_at: None,
+            last_success_at: None,
+            fail_count: 0,
+            last_error: Some("the poll error".into()),
+            next_poll_at: None,
+            quota: QuotaReading::Unknown,
+            deferred_posts: 0,
+            token: Some(token),
+        };
+        let table = render(
+            &[
+                account(
+                    "a_ig",
+                    TokenHealth {
+                        refreshable: false,
+                        expires_at: Some(
+                            now + chrono::Duration::days(5) + chrono::Duration::minutes(1),
+                        ),
+                        refreshed_at: None,
+                        dead_reason: None,
+                    },
+                ),
+                account(
+                    "b_yt",
+                    TokenHealth {
+                        refreshable: true,
+                        expires_at: Some(now + chrono::Duration::minutes(50)),
+                        refreshed_at: Some(now - chrono::Duration::hours(2)),
+                        dead_reason: None,
+                    },
+                ),
+                account(
+                    "c_tt",
+                    TokenHealth {
+                        refreshable: true,
+                        expires_at: None,
+                        refreshed_at: None,
+                        dead_reason: Some(
+                            "TikTok refused the refresh token; export TT_REFRESH".into(),
+                        ),
+                    },
+                ),
+            ],
+            now,
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].ends_with("token"), "{table}");
+        assert!(lines[1].ends_with("expires in 5 days"), "{table}");
+        assert!(
+            lines[2].ends_with("expires in 50 min, refreshed 2 h ago"),
+            "{table}"
+        );
+        assert!(lines[3].ends_with("dead (see below)"), "{table}");
+        assert!(
+            table.contains(
+                "c_tt: token dead: TikTok refused the refresh token; export TT_REFRESH\n"
+            ),
+            "{table}"
+        );
+        assert!(
+            !table.contains("c_tt: last error"),
+            "the dead reason replaces the poll error: {table}"
         );
     }
 }

@@ -25,18 +25,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::classify::Classifier;
-use crate::config::{AccountSettings, Settings, token_from_env};
+use crate::config::{AccountSettings, Settings};
+use crate::credentials::{TokenError, TokenKeeper};
 use crate::domain::{Comment, Media, Platform, QuotaReading};
 use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
+use crate::platforms::tokens::SharedToken;
 use crate::platforms::youtube::{self, YoutubeClient};
-use crate::platforms::{PlatformClient, PlatformError};
+use crate::platforms::{Page, PlatformClient, PlatformError};
 use crate::progress::{CycleProgress, ProgressOutput};
 use crate::schedule::{self, PostDecision, PostView, ScheduleSettings, SkipReason, WalkReason};
 use crate::store::{
@@ -57,6 +58,9 @@ pub enum PollError {
         token_env: String,
         source: PlatformError,
     },
+    /// The token is dead or could not be renewed (see [`crate::credentials`]).
+    #[error(transparent)]
+    Token(#[from] TokenError),
     #[error(transparent)]
     Platform(#[from] PlatformError),
     #[error(transparent)]
@@ -197,6 +201,8 @@ enum AnyClient {
 struct AccountRunner {
     settings: AccountSettings,
     client: Result<AnyClient, String>,
+    /// Provides and renews the client's token; `None` when the account's secrets are missing.
+    keeper: Option<TokenKeeper>,
 }
 
 impl AccountRunner {
@@ -250,9 +256,15 @@ impl Worker {
         let accounts = settings
             .accounts
             .iter()
-            .map(|account| AccountRunner {
-                client: build_client(&settings, account, &token_lookup, policy.clone()),
-                settings: account.clone(),
+            .map(|account| {
+                let keeper = TokenKeeper::from_settings(account, &token_lookup, policy.clone());
+                AccountRunner {
+                    client: keeper.as_ref().map_err(Clone::clone).and_then(|keeper| {
+                        build_client(&settings, account, keeper.token(), policy.clone())
+                    }),
+                    keeper: keeper.ok(),
+                    settings: account.clone(),
+                }
             })
             .collect();
         Worker {
@@ -433,18 +445,7 @@ impl Worker {
             self.restore_quota(key, client).await?;
         }
         let quota_before = runner.quota_reading();
-        let result = match &runner.client {
-            Err(setup) => Err(PollError::Setup(setup.clone())),
-            Ok(AnyClient::Instagram(client)) => {
-                self.poll_with(account, key, client, mode, cancel).await
-            }
-            Ok(AnyClient::Youtube(client)) => {
-                self.poll_with(account, key, client, mode, cancel).await
-            }
-            Ok(AnyClient::Tiktok(client)) => {
-                self.poll_with(account, key, client, mode, cancel).await
-            }
-        };
+        let result = self.poll_with_token(runner, key, mode, cancel).await;
         let result = result.map_err(|e| match e {
             PollError::Platform(source @ PlatformError::TokenRejected { .. }) => {
                 PollError::TokenRejected {
@@ -475,6 +476,55 @@ impl Worker {
             }
         }
         result
+    }
+
+    /// Polls with a live token: renews it first when due, and once more if the platform rejects
+    /// it mid-poll (the walk state is stored page by page, so the second poll resumes).
+    async fn poll_with_token(
+        &self,
+        runner: &AccountRunner,
+        key: AccountKey,
+        mode: Mode,
+        cancel: &CancellationToken,
+    ) -> Result<AccountPollOutcome, PollError> {
+        let Some(keeper) = &runner.keeper else {
+            return self.poll_client(runner, key, mode, cancel).await;
+        };
+        keeper.prepare(&self.store, key, self.now()).await?;
+        match self.poll_client(runner, key, mode, cancel).await {
+            Err(PollError::Platform(PlatformError::TokenRejected { .. }))
+                if keeper.can_refresh() =>
+            {
+                tracing::info!("the platform rejected the token; refreshing it once");
+                keeper
+                    .refresh_after_rejection(&self.store, key, self.now())
+                    .await?;
+                self.poll_client(runner, key, mode, cancel).await
+            }
+            other => other,
+        }
+    }
+
+    async fn poll_client(
+        &self,
+        runner: &AccountRunner,
+        key: AccountKey,
+        mode: Mode,
+        cancel: &CancellationToken,
+    ) -> Result<AccountPollOutcome, PollError> {
+        let account = &runner.settings;
+        match &runner.client {
+            Err(setup) => Err(PollError::Setup(setup.clone())),
+            Ok(AnyClient::Instagram(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Youtube(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Tiktok(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+        }
     }
 
     /// A restarted worker counts the YouTube units an earlier run spent today.
@@ -562,9 +612,13 @@ impl Worker {
                 )
             })
             .collect();
-        let allowance =
-            schedule::page_allowance(&client.quota_reading(), now, &self.schedule_settings);
-        let (decisions, order) = schedule::plan(&views, now, &self.schedule_settings, allowance);
+        // Costs are in pages, and a page holds what this platform serves.
+        let schedule_settings = ScheduleSettings {
+            page_size: self.settings.worker.page_size_on(account.platform),
+            ..self.schedule_settings.clone()
+        };
+        let allowance = schedule::page_allowance(&client.quota_reading(), now, &schedule_settings);
+        let (decisions, order) = schedule::plan(&views, now, &schedule_settings, allowance);
         outcome.deferred = decisions
             .iter()
             .filter(|d| **d == PostDecision::Skip(SkipReason::OverBudget))
@@ -778,7 +832,7 @@ impl Worker {
                 let age = (self.now() - media.created_at).max(chrono::Duration::zero());
                 let search_due = mode == Mode::CatchUp
                     || reason == WalkReason::FindMissing
-                    || missing >= 4 * u64::from(self.settings.worker.page_size)
+                    || missing >= 4 * u64::from(self.schedule_settings.page_size)
                     || stored.last_search_at.is_none_or(|at| {
                         at + self.schedule_settings.search_interval(age) <= self.now()
                     });
@@ -900,17 +954,21 @@ impl Worker {
         let mut seen_cursors: HashSet<String> = after.iter().cloned().collect();
         let mut restarted = false;
         let mut walk = Walk::default();
+        // The next page, fetched while the previous one was being stored.
+        let mut prefetched: Option<(tracing::Span, Result<Page<Comment>, PlatformError>)> = None;
         loop {
-            let page_span = tracing::debug_span!(
-                "poll_page",
-                page = walk.pages + 1,
-                resumed = after.is_some()
-            );
-            let page = match client
-                .list_comments(post_id, after.as_deref())
-                .instrument(page_span.clone())
-                .await
-            {
+            let (page_span, fetched) = match prefetched.take() {
+                Some(prefetched) => prefetched,
+                None => {
+                    let span = comment_page_span(walk.pages + 1, after.is_some());
+                    let fetched = client
+                        .list_comments(post_id, after.as_deref())
+                        .instrument(span.clone())
+                        .await;
+                    (span, fetched)
+                }
+            };
+            let page = match fetched {
                 Err(PlatformError::InvalidRequest { message }) if after.is_some() && !restarted => {
                     tracing::warn!(%message, "saved cursor refused; restarting the walk from the newest page");
                     after = None;
@@ -954,10 +1012,28 @@ impl Worker {
                     watermark: state.watermark.max(walk_newest),
                 },
             };
-            let written = self
-                .store
-                .save_comment_page(post, &classified, &progress, self.now())
-                .await?;
+            // The platform's latency overlaps the database's: the next page is fetched while this
+            // one is stored. A search stops as soon as it has found enough, so it does not look
+            // ahead.
+            let look_ahead = next
+                .as_deref()
+                .filter(|_| !matches!(depth, Depth::UntilFound(_)));
+            let fetch_next = async {
+                let cursor = look_ahead?;
+                let span = comment_page_span(walk.pages + 2, true);
+                let fetched = client
+                    .list_comments(post_id, Some(cursor))
+                    .instrument(span.clone())
+                    .await;
+                Some((span, fetched))
+            };
+            let (written, next_page) = tokio::join!(
+                self.store
+                    .save_comment_page(post, &classified, &progress, self.now()),
+                fetch_next
+            );
+            let written = written?;
+            prefetched = next_page;
             page_span.in_scope(|| {
                 tracing::debug!(
                     comments = fetched,
@@ -1044,13 +1120,18 @@ impl Worker {
     }
 }
 
+/// The span of one comment page of a walk.
+fn comment_page_span(page: usize, resumed: bool) -> tracing::Span {
+    tracing::debug_span!("poll_page", page, resumed)
+}
+
+/// The client of the account's platform, sending the token `token` holds at each request.
 fn build_client(
     settings: &Settings,
     account: &AccountSettings,
-    token_lookup: &impl Fn(&str) -> Option<String>,
+    token: SharedToken,
     policy: HttpPolicy,
 ) -> Result<AnyClient, String> {
-    let token: SecretString = token_from_env(account, token_lookup)?;
     let brand_handles: Vec<String> = settings
         .campaigns_of(&account.name)
         .filter_map(|c| c.brand_handle.clone())
@@ -1066,7 +1147,7 @@ fn build_client(
                 &account.api_base_url,
                 token,
                 identity,
-                settings.worker.page_size,
+                settings.worker.page_size_on(account.platform),
                 policy,
             )
             .map(AnyClient::Instagram)
@@ -1079,7 +1160,7 @@ fn build_client(
                 channel_id: account.account_id.clone(),
                 brand_handles,
             },
-            settings.worker.page_size,
+            settings.worker.page_size_on(account.platform),
             youtube::QuotaMeter::new(
                 settings.worker.youtube_daily_units,
                 youtube::CostTable::Flat,
@@ -1093,7 +1174,7 @@ fn build_client(
             token,
             &account.account_id,
             brand_handles,
-            settings.worker.page_size,
+            settings.worker.page_size_on(account.platform),
             policy,
         )
         .map(AnyClient::Tiktok)

@@ -135,6 +135,14 @@ pub enum HealthNote {
         failures: i64,
         error: String,
     },
+    /// The account's token can no longer be renewed: polling stops until the user acts.
+    TokenDead { account: String, reason: String },
+    /// The account's token expires soon (or did) and the worker cannot renew it.
+    TokenExpiring {
+        account: String,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
     /// The account has not been polled successfully for too long, or never.
     PollStale {
         account: String,

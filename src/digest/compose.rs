@@ -123,6 +123,14 @@ async fn health_notes(
         let last_success = health
             .last_success_at
             .and_then(|t| DateTime::from_timestamp(t, 0));
+        if let Some(note) = token_note(&health, now) {
+            let dead = matches!(note, HealthNote::TokenDead { .. });
+            notes.push(note);
+            if dead {
+                // The poll failure says the same thing.
+                continue;
+            }
+        }
         if health.fail_count > 0 {
             notes.push(HealthNote::PollFailing {
                 account: health.name.clone(),
@@ -151,4 +159,23 @@ async fn health_notes(
             .map(HealthNote::DeliveryFailing),
     );
     Ok(notes)
+}
+
+/// A dead token, or one the worker cannot renew that expires within
+/// [`EXPIRY_WARNING_DAYS`](crate::credentials::EXPIRY_WARNING_DAYS) (or has expired).
+fn token_note(health: &crate::store::AccountHealth, now: DateTime<Utc>) -> Option<HealthNote> {
+    let token = health.token.as_ref()?;
+    if let Some(reason) = &token.dead_reason {
+        return Some(HealthNote::TokenDead {
+            account: health.name.clone(),
+            reason: reason.clone(),
+        });
+    }
+    let expires_at = token.expires_at?;
+    let warn = Duration::days(crate::credentials::EXPIRY_WARNING_DAYS);
+    (!token.refreshable && expires_at - now <= warn).then(|| HealthNote::TokenExpiring {
+        account: health.name.clone(),
+        expires_at,
+        now,
+    })
 }

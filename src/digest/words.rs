@@ -226,6 +226,52 @@ impl Words {
                     at.format("%Y-%m-%d %H:%M UTC")
                 )
             }
+            (HealthNote::TokenDead { account, reason }, Language::En) => {
+                format!("{account}: token dead, polling stopped: {reason}")
+            }
+            (HealthNote::TokenDead { account, reason }, Language::Es) => {
+                format!("{account}: token inválido, consultas detenidas: {reason}")
+            }
+            (
+                HealthNote::TokenExpiring {
+                    account,
+                    expires_at,
+                    now,
+                },
+                Language::En,
+            ) => {
+                let when = expires_at.format("%Y-%m-%d %H:%M UTC");
+                if expires_at <= now {
+                    format!(
+                        "{account}: the access token expired on {when}; create a new one and export it"
+                    )
+                } else {
+                    format!(
+                        "{account}: the access token expires in {} ({when}) and cannot be renewed automatically; create a new one and export it",
+                        days_left(*expires_at - *now, Language::En)
+                    )
+                }
+            }
+            (
+                HealthNote::TokenExpiring {
+                    account,
+                    expires_at,
+                    now,
+                },
+                Language::Es,
+            ) => {
+                let when = expires_at.format("%Y-%m-%d %H:%M UTC");
+                if expires_at <= now {
+                    format!(
+                        "{account}: el token de acceso caducó el {when}; crea uno nuevo y expórtalo"
+                    )
+                } else {
+                    format!(
+                        "{account}: el token de acceso caduca en {} ({when}) y no se puede renovar solo; crea uno nuevo y expórtalo",
+                        days_left(*expires_at - *now, Language::Es)
+                    )
+                }
+            }
             (HealthNote::CountGap(gap), Language::En) => format!(
                 "{}: post {} shows {} comments on the platform, {} fetched (restricted or filtered comments, or a poll that has not caught up)",
                 gap.account, gap.post_external_id, gap.platform_count, gap.stored
@@ -281,4 +327,18 @@ impl Words {
 
 fn plural_s(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// "3 days", "1 day", "5 hours" (under a day).
+fn days_left(left: chrono::Duration, language: Language) -> String {
+    let days = left.num_days();
+    let hours = left.num_hours().max(1);
+    match (language, days) {
+        (Language::En, 0) => format!("{hours} hour{}", if hours == 1 { "" } else { "s" }),
+        (Language::En, 1) => "1 day".to_owned(),
+        (Language::En, d) => format!("{d} days"),
+        (Language::Es, 0) => format!("{hours} hora{}", if hours == 1 { "" } else { "s" }),
+        (Language::Es, 1) => "1 día".to_owned(),
+        (Language::Es, d) => format!("{d} días"),
+    }
 }

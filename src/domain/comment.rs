@@ -25,6 +25,17 @@ impl Platform {
             Platform::Tiktok => "tiktok",
         }
     }
+
+    /// The most comments one page of the platform's comment listing holds: asking for more
+    /// costs nothing but gets no more (Instagram caps `limit` at 50, TikTok `max_count` at 30,
+    /// YouTube `maxResults` and Facebook `limit` at 100).
+    pub fn max_comments_per_page(self) -> u32 {
+        match self {
+            Platform::Instagram => 50,
+            Platform::Tiktok => 30,
+            Platform::Youtube | Platform::Facebook => 100,
+        }
+    }
 }
 
 impl fmt::Display for Platform {

@@ -8,7 +8,9 @@
 //! `paging.cursors.after`.
 
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
+
+use super::tokens::SharedToken;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -53,7 +55,7 @@ impl Identity {
 pub struct InstagramClient {
     api: ApiClient,
     base_url: String,
-    token: SecretString,
+    token: SharedToken,
     identity: Identity,
     page_size: u32,
 }
@@ -63,7 +65,7 @@ impl InstagramClient {
     /// The HTTP client cannot be built.
     pub fn new(
         base_url: &str,
-        token: SecretString,
+        token: impl Into<SharedToken>,
         identity: Identity,
         page_size: u32,
         policy: HttpPolicy,
@@ -71,7 +73,7 @@ impl InstagramClient {
         Ok(InstagramClient {
             api: ApiClient::new(policy)?.with_usage_probe(meta::usage_percent),
             base_url: base_url.trim_end_matches('/').to_owned(),
-            token,
+            token: token.into(),
             identity,
             page_size,
         })
@@ -90,7 +92,7 @@ impl InstagramClient {
                 |http| {
                     http.get(&url)
                         .query(query)
-                        .bearer_auth(self.token.expose_secret())
+                        .bearer_auth(self.token.get().expose_secret())
                 },
                 meta::interpret,
             )

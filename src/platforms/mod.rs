@@ -8,6 +8,7 @@ pub mod http;
 pub mod instagram;
 mod meta;
 pub mod tiktok;
+pub mod tokens;
 pub mod youtube;
 
 use std::future::Future;

@@ -14,7 +14,9 @@
 use chrono::DateTime;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
+
+use super::tokens::SharedToken;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -31,7 +33,7 @@ const VIDEO_FIELDS: &str = r#"["item_id","create_time","caption","share_url","co
 pub struct TiktokClient {
     api: ApiClient,
     base_url: String,
-    token: SecretString,
+    token: SharedToken,
     /// The creator's `open_id`, passed as `business_id`.
     business_id: String,
     brand_handles: Vec<String>,
@@ -43,7 +45,7 @@ impl TiktokClient {
     /// The HTTP client cannot be built.
     pub fn new(
         base_url: &str,
-        token: SecretString,
+        token: impl Into<SharedToken>,
         business_id: &str,
         brand_handles: Vec<String>,
         page_size: u32,
@@ -52,7 +54,7 @@ impl TiktokClient {
         Ok(TiktokClient {
             api: ApiClient::new(policy)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            token,
+            token: token.into(),
             business_id: business_id.to_owned(),
             brand_handles,
             page_size: page_size.clamp(1, MAX_COMMENTS),
@@ -74,7 +76,7 @@ impl TiktokClient {
                     http.get(&url)
                         .query(&[("business_id", self.business_id.as_str())])
                         .query(query)
-                        .header("Access-Token", self.token.expose_secret())
+                        .header("Access-Token", self.token.get().expose_secret())
                 },
                 interpret,
             )

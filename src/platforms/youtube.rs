@@ -23,7 +23,9 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
+
+use super::tokens::SharedToken;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -178,7 +180,7 @@ impl Identity {
 pub struct YoutubeClient {
     api: ApiClient,
     base_url: String,
-    token: SecretString,
+    token: SharedToken,
     identity: Identity,
     page_size: u32,
     quota: QuotaMeter,
@@ -189,7 +191,7 @@ impl YoutubeClient {
     /// The HTTP client cannot be built.
     pub fn new(
         base_url: &str,
-        token: SecretString,
+        token: impl Into<SharedToken>,
         identity: Identity,
         page_size: u32,
         quota: QuotaMeter,
@@ -198,7 +200,7 @@ impl YoutubeClient {
         Ok(YoutubeClient {
             api: ApiClient::new(policy)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            token,
+            token: token.into(),
             identity,
             page_size: page_size.clamp(1, MAX_RESULTS),
             quota,
@@ -233,7 +235,7 @@ impl YoutubeClient {
                     self.quota.charge(cost);
                     http.get(&url)
                         .query(query)
-                        .bearer_auth(self.token.expose_secret())
+                        .bearer_auth(self.token.get().expose_secret())
                 },
                 |status, headers, body| {
                     let verdict = interpret(status, headers, body);

@@ -53,6 +53,8 @@ pub(crate) struct SimState {
     faults: Mutex<FaultState>,
     tokens: HashMap<String, Principal>,
     served: AtomicU64,
+    /// Every access and refresh token with its lifetime (`tokens.rs`).
+    pub(crate) token_book: super::tokens::TokenBook,
     /// YouTube quota units spent per account and simulated Pacific day.
     pub(crate) youtube: super::youtube::QuotaState,
     /// TikTok calls per account over the last real minute.
@@ -68,7 +70,9 @@ impl SimState {
         }
         tokens.insert(scenario.brand.token.clone(), Principal::Brand);
         let faults = FaultState::new(params.seed, options.fault_rate, options.hourly_call_budget);
+        let token_book = super::tokens::TokenBook::new(&scenario, options.token_lifetimes.clone());
         SimState {
+            token_book,
             clock: SimClock::starting_at(scenario.clock_start),
             scenario,
             origin,
@@ -91,12 +95,35 @@ impl SimState {
         self.lock_faults().plan(real_now)
     }
 
-    /// The creator account a token belongs to (whatever its platform).
+    /// The creator account a token belongs to (whatever its platform), refreshed tokens included.
     pub(crate) fn account_of_token(&self, token: &str) -> Option<usize> {
         match self.tokens.get(token) {
             Some(Principal::Account(k)) => Some(*k),
-            _ => None,
+            Some(Principal::Brand) => None,
+            None => self.token_book.account_of(token),
         }
+    }
+
+    /// Whose token made a request, refreshed tokens included.
+    fn principal_of_token(&self, token: &str) -> Option<Principal> {
+        self.tokens
+            .get(token)
+            .copied()
+            .or_else(|| self.token_book.account_of(token).map(Principal::Account))
+    }
+
+    /// Whether the token works now: an injected expiry of its account, a revoked grant, or the
+    /// token's own lifetime (when lifetimes are on) can end it.
+    pub(crate) fn token_state(
+        &self,
+        token: &str,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> super::tokens::TokenState {
+        if let Some(at) = self.token_expired_at(account_id) {
+            return super::tokens::TokenState::Expired(at);
+        }
+        self.token_book.state(token, now)
     }
 
     /// When the account's token expired, if it did.
@@ -146,7 +173,7 @@ impl SimState {
         let now = self.clock.now();
         let query = parse_query(uri.query().unwrap_or(""));
         let token = token_of(&query, headers);
-        let principal = token.and_then(|t| self.tokens.get(t)).copied();
+        let principal = token.and_then(|t| self.principal_of_token(t));
         let planned = self.lock_faults().plan(real_now);
         let mut reply = match planned {
             Planned::ServerError(status) => Reply::error(&ApiError::server(status), trace),
@@ -213,9 +240,14 @@ impl SimState {
             return Reply::error(&ApiError::invalid_token(), trace);
         };
         let account_id = self.principal_id(principal).to_owned();
-        let expired = self.lock_faults().expired_at(&account_id);
-        if let Some(expired_at) = expired {
-            return Reply::error(&ApiError::expired(expired_at, now), trace);
+        match self.token_state(token, &account_id, now) {
+            super::tokens::TokenState::Live => {}
+            super::tokens::TokenState::Expired(at) => {
+                return Reply::error(&ApiError::expired(at, now), trace);
+            }
+            super::tokens::TokenState::Revoked => {
+                return Reply::error(&ApiError::session_invalidated(), trace);
+            }
         }
         let usage = self.count_call(principal, real_now);
         let mut reply = if usage.exhausted {
@@ -842,6 +874,15 @@ impl ApiError {
         )
     }
 
+    fn session_invalidated() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            190,
+            Some(460),
+            "Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.".to_owned(),
+        )
+    }
+
     fn expired(at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
         let pacific = |t: DateTime<Utc>| {
             t.with_timezone(&chrono_tz::America::Los_Angeles)
@@ -941,6 +982,11 @@ impl ApiError {
     }
 }
 
+/// Meta's "Session has expired on …" message, for the refresh endpoint too.
+pub(crate) fn expired_message(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    ApiError::expired(at, now).message
+}
+
 /// A deterministic, opaque-looking trace id per request.
 fn fbtrace_id(n: u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
@@ -1013,7 +1059,7 @@ impl Reply {
         self.body.truncate(cut);
     }
 
-    fn into_response(self) -> Response {
+    pub(crate) fn into_response(self) -> Response {
         let mut response = Response::new(Body::from(self.body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
@@ -1031,7 +1077,10 @@ impl Reply {
 }
 
 pub(crate) fn router(state: Arc<SimState>) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .merge(super::tokens::routes())
+        .fallback(handle)
+        .with_state(state)
 }
 
 async fn handle(

@@ -29,6 +29,9 @@
 //!   simulated clock may run much faster than a real client can call).
 //! - Lists, including replies, are newest first.
 //! - Spam is hidden (`hidden: true`) or deleted a little later (gone from lists, 100/33 on GET).
+//! - Tokens never expire unless [`SimOptions::token_lifetimes`] is set; the three refresh
+//!   endpoints (Instagram `ig_refresh_token`, Google's token endpoint, TikTok's
+//!   `tt_user/oauth2/refresh_token/`) are always served (`tokens.rs`).
 //! - Read-only: writes (`POST /{id}/replies`, hide, delete), text edits and webhooks are not
 //!   simulated; any non-GET method answers 100/33 like an unsupported operation.
 //! - Throttling codes 4 and 17 come with HTTP 403, the others with 400; `paging.next` always
@@ -43,6 +46,7 @@ mod instagram;
 mod paging;
 mod scenario;
 mod tiktok;
+mod tokens;
 mod youtube;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -54,6 +58,10 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::{Label, Platform};
 
 use self::instagram::SimState;
+pub use self::tokens::{
+    GOOGLE_TOKEN_PATH, INSTAGRAM_REFRESH_PATH, SIM_CLIENT_ID, SIM_CLIENT_SECRET,
+    TIKTOK_REFRESH_PATH, TokenLifetimes,
+};
 
 /// How many simulated hours after [`ScenarioParams::start`] the clock starts.
 pub const INITIAL_CLOCK_OFFSET_HOURS: i64 = 6;
@@ -130,6 +138,9 @@ pub struct SimOptions {
     pub youtube_ignore_reply_page_token: bool,
     /// TikTok calls per account per rolling real-time minute before `code 40100`. Default 600.
     pub tiktok_calls_per_minute: u32,
+    /// Access tokens expire by the simulated clock (`tokens.rs`). Default `None`: tokens live
+    /// forever, as the tests written before token refresh expect.
+    pub token_lifetimes: Option<TokenLifetimes>,
 }
 
 impl Default for SimOptions {
@@ -143,6 +154,7 @@ impl Default for SimOptions {
             youtube_part_costs: false,
             youtube_ignore_reply_page_token: false,
             tiktok_calls_per_minute: 600,
+            token_lifetimes: None,
         }
     }
 }
@@ -321,6 +333,68 @@ impl SimHandle {
         self.state.clock.advance(by);
     }
 
+    /// Where a platform's refresh endpoint is on this simulator, for an account's `token_url`.
+    pub fn token_url(&self, platform: Platform) -> Option<String> {
+        let path = match platform {
+            Platform::Instagram => INSTAGRAM_REFRESH_PATH,
+            Platform::Youtube => GOOGLE_TOKEN_PATH,
+            Platform::Tiktok => TIKTOK_REFRESH_PATH,
+            Platform::Facebook => return None,
+        };
+        Some(format!("{}{path}", self.state.origin))
+    }
+
+    /// The account's current refresh token (YouTube, TikTok; TikTok's rotates on each refresh).
+    pub fn refresh_token(&self, account_id: &str) -> Option<String> {
+        let k = self.account_index(account_id)?;
+        self.state.token_book.refresh_token_of(k)
+    }
+
+    /// When an access token expires, if it has a lifetime.
+    pub fn token_expires_at(&self, token: &str) -> Option<DateTime<Utc>> {
+        self.state.token_book.expires_at(token)
+    }
+
+    /// Plays the user revoking the app (or changing a password): every token of the account dies
+    /// (Meta 190/460, Google 401, TikTok 40105) and its refresh tokens are refused
+    /// (`invalid_grant`).
+    pub fn revoke_grant(&self, account_id: &str) {
+        if let Some(k) = self.account_index(account_id) {
+            self.state.token_book.revoke(k);
+        }
+    }
+
+    /// Access tokens issued by the refresh endpoints so far.
+    pub fn tokens_refreshed(&self) -> u64 {
+        self.state.token_book.refreshes()
+    }
+
+    /// Plays the user authorising the app again after a revocation: returns a new access token
+    /// and, on YouTube and TikTok, a new refresh token.
+    pub fn reauthorize(&self, account_id: &str) -> Option<(String, Option<String>)> {
+        let k = self.account_index(account_id)?;
+        let account = &self.state.scenario.accounts[k];
+        Some(self.state.token_book.reauthorize(
+            k,
+            account.platform,
+            &account.id,
+            self.state.clock.now(),
+        ))
+    }
+
+    /// Calls to the refresh endpoints so far, refused ones included.
+    pub fn refresh_attempts(&self) -> u64 {
+        self.state.token_book.attempts()
+    }
+
+    fn account_index(&self, account_id: &str) -> Option<usize> {
+        self.state
+            .scenario
+            .accounts
+            .iter()
+            .position(|a| a.id == account_id)
+    }
+
     /// Schedules a one-off fault.
     pub fn inject(&self, fault: Fault) {
         self.state.inject(fault);
@@ -389,11 +463,21 @@ pub async fn serve(
 
     println!("base_url {}", handle.base_url());
     for account in handle.accounts() {
+        let refresh = handle
+            .refresh_token(&account.id)
+            .map(|t| format!(" refresh_token={t}"))
+            .unwrap_or_default();
         println!(
-            "account id={} username={} token={}",
+            "account id={} username={} token={}{refresh}",
             account.id, account.username, account.token
         );
     }
+    println!(
+        "oauth client_id={SIM_CLIENT_ID} client_secret={SIM_CLIENT_SECRET} token_urls={} {} {}",
+        handle.token_url(Platform::Instagram).unwrap_or_default(),
+        handle.token_url(Platform::Youtube).unwrap_or_default(),
+        handle.token_url(Platform::Tiktok).unwrap_or_default()
+    );
     let brand = handle.brand();
     println!(
         "brand id={} username={} token={}",

@@ -58,12 +58,12 @@ impl RateState {
     }
 }
 
-struct Failure {
+pub(super) struct Failure {
     code: u32,
     message: String,
 }
 
-fn fail(code: u32, message: &str) -> Failure {
+pub(super) fn fail(code: u32, message: &str) -> Failure {
     Failure {
         code,
         message: message.to_owned(),
@@ -78,7 +78,7 @@ fn request_id(trace: u64, now: DateTime<Utc>) -> String {
     )
 }
 
-fn envelope(trace: u64, now: DateTime<Utc>, result: Result<Value, Failure>) -> Reply {
+pub(super) fn envelope(trace: u64, now: DateTime<Utc>, result: Result<Value, Failure>) -> Reply {
     let id = request_id(trace, now);
     let body = match result {
         Ok(data) => json!({"code": 0, "message": "OK", "request_id": id, "data": data}),
@@ -227,9 +227,8 @@ fn route(
         .account_of_token(token)
         .filter(|&k| state.scenario.accounts[k].platform == Platform::Tiktok)
         .filter(|&k| {
-            state
-                .token_expired_at(&state.scenario.accounts[k].id)
-                .is_none()
+            state.token_state(token, &state.scenario.accounts[k].id, now)
+                == super::tokens::TokenState::Live
         })
         .ok_or_else(|| fail(40105, "Access token is incorrect or has been revoked."))?;
     if !state

@@ -325,9 +325,8 @@ fn authorized(
                 .account_of_token(&token)
                 .filter(|&k| state.scenario.accounts[k].platform == Platform::Youtube)
                 .ok_or_else(ApiError::auth)?;
-            if state
-                .token_expired_at(&state.scenario.accounts[account].id)
-                .is_some()
+            if state.token_state(&token, &state.scenario.accounts[account].id, now)
+                != super::tokens::TokenState::Live
             {
                 return Err(ApiError::auth());
             }

@@ -21,6 +21,8 @@ pub struct AccountHealth {
     pub quota: QuotaReading,
     /// Posts due in the last cycle that the budget pushed to a later one.
     pub deferred_posts: i64,
+    /// The token's lifecycle, once the worker has seen the account.
+    pub token: Option<super::TokenHealth>,
 }
 
 impl Store {
@@ -160,10 +162,12 @@ impl Store {
     /// A database error.
     pub async fn account_health(&self) -> Result<Vec<AccountHealth>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, platform, last_attempt_at, last_success_at, fail_count, last_error,
-                    next_poll_at, quota_kind, quota_used, quota_limit, quota_resets_at,
-                    deferred_posts
-             FROM accounts ORDER BY name",
+            "SELECT a.name, a.platform, a.last_attempt_at, a.last_success_at, a.fail_count,
+                    a.last_error, a.next_poll_at, a.quota_kind, a.quota_used, a.quota_limit,
+                    a.quota_resets_at, a.deferred_posts,
+                    t.account_id, t.refreshable, t.expires_at, t.refreshed_at, t.dead_reason
+             FROM accounts a LEFT JOIN account_tokens t ON t.account_id = a.id
+             ORDER BY a.name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -184,8 +188,27 @@ impl Store {
                         row.try_get(10)?,
                     )?,
                     deferred_posts: row.try_get(11)?,
+                    token: token_health(&row)?,
                 })
             })
             .collect()
     }
+}
+
+/// The token columns of an [`Store::account_health`] row (`NULL`s when the account has no row).
+fn token_health(row: &sqlx::sqlite::SqliteRow) -> Result<Option<super::TokenHealth>, StoreError> {
+    if row.try_get::<Option<i64>, _>(12)?.is_none() {
+        return Ok(None);
+    }
+    let at = |i: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<i64>, _>(i)?
+            .map(|t| super::from_unix("account_tokens", t))
+            .transpose()
+    };
+    Ok(Some(super::TokenHealth {
+        refreshable: row.try_get::<Option<i64>, _>(13)?.unwrap_or(0) != 0,
+        expires_at: at(14)?,
+        refreshed_at: at(15)?,
+        dead_reason: row.try_get(16)?,
+    }))
 }

@@ -18,6 +18,7 @@ mod comments;
 mod deliveries;
 mod queries;
 mod schedule;
+mod tokens;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -33,6 +34,7 @@ pub use comments::{ClassifiedComment, PageWriteOutcome, WalkProgress, WalkState}
 pub use deliveries::{CountGap, FailingDelivery, PendingDelivery};
 pub use queries::{OpenQuestion, QuestionScope, RecentComment, StoredComment, Totals};
 pub use schedule::{AccountSchedule, PostSchedule, WalkRecord};
+pub use tokens::{TokenHealth, TokenRecord};
 
 /// Errors from the store. The caller can only report them: a storage failure is not retried here.
 #[derive(Debug, thiserror::Error)]

@@ -8,3 +8,4 @@ mod kill;
 mod platforms;
 mod poll;
 mod schedule;
+mod tokens;
