@@ -849,57 +849,48 @@ impl Worker {
             ?depth,
             "the comment count moved differently from the new comments found; reading further"
         );
-        let state = self.store.walk_state(post).await?;
-        let deeper = self
-            .walk_post(
-                client,
-                post,
-                &media.external_id,
-                &state,
-                depth,
-                cancel,
-                outcome,
-            )
-            .await?;
-        if !deeper.completed {
-            return Ok(());
-        }
-        if deeper.reached_end {
-            return self.finish_full_walk(post, media, &deeper).await;
-        }
-        if found + deeper.inserted as i64 > wanted {
-            // The search found more than the count moved by: comments were deleted meanwhile, and
-            // settling now would keep them as live forever (later counts balance around them).
-            tracing::info!(
-                wanted,
-                found = found + deeper.inserted as i64,
-                "more comments found than the count announced; reading every page for deletions"
-            );
+        let mut depth = depth;
+        loop {
             let state = self.store.walk_state(post).await?;
-            let full = self
+            let deeper = self
                 .walk_post(
                     client,
                     post,
                     &media.external_id,
                     &state,
-                    Depth::Full,
+                    depth,
                     cancel,
                     outcome,
                 )
                 .await?;
-            if !full.completed {
+            if !deeper.completed {
                 return Ok(());
             }
-            return self.finish_full_walk(post, media, &full).await;
+            if deeper.reached_end {
+                return self.finish_full_walk(post, media, &deeper).await;
+            }
+            if depth != Depth::Full && found + deeper.inserted as i64 > wanted {
+                // The search found more than the count moved by: comments were deleted meanwhile,
+                // and settling now would keep them live for good (later counts balance around
+                // them). Only reading every page tells which.
+                tracing::info!(
+                    wanted,
+                    found = found + deeper.inserted as i64,
+                    "more comments found than the count announced; reading every page for deletions"
+                );
+                depth = Depth::Full;
+                continue;
+            }
+            return self
+                .settle(
+                    post,
+                    WalkRecord {
+                        searched: true,
+                        ..settled
+                    },
+                )
+                .await;
         }
-        self.settle(
-            post,
-            WalkRecord {
-                searched: true,
-                ..settled
-            },
-        )
-        .await
     }
 
     async fn settle(&self, post: PostKey, record: WalkRecord) -> Result<(), PollError> {
