@@ -1,7 +1,8 @@
 //! Exactly-once under SIGKILL: the real `triage poll --once` process, against a simulated world
 //! of more than 50,000 comments on every platform of [`PLATFORMS`] with 5 % of requests failing,
 //! is killed at random moments (during the first backfill, then during incremental polls while
-//! new comments and owner replies keep arriving) and restarted each time. In the end the store
+//! new comments and owner replies keep arriving, every other one run by the daemon `triage poll`,
+//! whose schedule carries missing comments instead of searching at once) and restarted each time. In the end the store
 //! must hold exactly the simulator's comments — no loss, no duplicate, text and thread intact —
 //! and every question's answered flag must say what the simulator's owners and brand did.
 //!
@@ -41,18 +42,21 @@ const POSTS_PER_ACCOUNT: usize = 3;
 const COMMENTS_PER_POST: usize = 1_700;
 const MIN_COMMENTS: usize = 50_000;
 
+/// Comments per page the worker asks for (the simulator's cap).
+const PAGE_SIZE: usize = 50;
+
 /// Share of requests the simulator fails: 5xx, truncated or HTML bodies, throttling.
 const FAULT_RATE: f64 = 0.05;
 
 /// Used when `TRIAGE_KILL_SEED` is not set, so CI runs the same world every time.
-const DEFAULT_SEED: u64 = 4_0404;
+const DEFAULT_SEED: u64 = 40_404;
 
 /// Kills during the first backfill, and the requests a run serves before it is killed.
 const BACKFILL_KILLS: usize = 6;
 const BACKFILL_KILL_AFTER: RangeInclusive<u64> = 50..=450;
 
 /// Kills during incremental polls (the clock moves before each), and when they land.
-const INCREMENTAL_KILLS: usize = 3;
+const INCREMENTAL_KILLS: usize = 4;
 const INCREMENTAL_KILL_AFTER: RangeInclusive<u64> = 5..=120;
 const INCREMENTAL_ROUNDS_MAX: usize = 12;
 /// Simulated hours between two incremental polls.
@@ -64,7 +68,7 @@ const CLEAN_RUNS_MAX: usize = 5;
 
 /// Comments a resumed backfill may read twice: the page in hand of each interrupted walk (every
 /// post may have one) and the nested replies on it.
-const RESUME_SLACK: usize = ACCOUNTS * POSTS_PER_ACCOUNT * 2 * 50;
+const RESUME_SLACK: usize = ACCOUNTS * POSTS_PER_ACCOUNT * 2 * PAGE_SIZE;
 
 /// A run whose simulator counter has not moved for this long is stuck, not slow: the longest
 /// legitimate pause is one platform throttle wait.
@@ -120,7 +124,7 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
     while tally.backfill_kills < BACKFILL_KILLS {
         let after = rng.random_range(BACKFILL_KILL_AFTER);
         let jitter = rng.random_range(0..=2_000u64);
-        let run = worker.run(&sim, Some((after, jitter))).await;
+        let run = worker.run(&sim, Kind::Once, Some((after, jitter))).await;
         tally.record(&run);
         match run.end {
             RunEnd::Killed => tally.backfill_kills += 1,
@@ -146,7 +150,7 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
     );
 
     // Phase 2: time passes between polls (new comments, owner replies in old threads, spam
-    // deleted), and incremental polls are killed too.
+    // deleted), and incremental polls are killed too, by turns `poll --once` and the daemon.
     let mut rounds = 0;
     while tally.incremental_kills < INCREMENTAL_KILLS {
         rounds += 1;
@@ -158,8 +162,13 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
         sim.advance(chrono::Duration::hours(
             rng.random_range(HOURS_BETWEEN_POLLS),
         ));
+        let kind = if rounds % 2 == 0 {
+            Kind::Daemon
+        } else {
+            Kind::Once
+        };
         if worker
-            .run_killed_at_random(&sim, &mut rng, &mut tally)
+            .run_killed_at_random(&sim, kind, &mut rng, &mut tally)
             .await
         {
             tally.incremental_kills += 1;
@@ -171,7 +180,7 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
     // killed too, once, before it may finish.
     sim.advance(chrono::Duration::days(12) - (sim.now() - start));
     if worker
-        .run_killed_at_random(&sim, &mut rng, &mut tally)
+        .run_killed_at_random(&sim, Kind::Once, &mut rng, &mut tally)
         .await
     {
         tally.incremental_kills += 1;
@@ -186,12 +195,13 @@ async fn a_worker_killed_at_random_moments_stores_every_comment_exactly_once() {
 
     println!("final: {last}");
     println!(
-        "kill test: seed {seed}, {} platforms, {} comments, {} kills ({} during the first backfill, {} during incremental polls), {} runs, {} requests served, {} faults served ({:.1} %), {:.1}s wall",
+        "kill test: seed {seed}, {} platforms, {} comments, {} kills ({} during the first backfill, {} during incremental polls, {} of those of the daemon), {} runs, {} requests served, {} faults served ({:.1} %), {:.1}s wall",
         PLATFORMS.len(),
         last.comments,
         tally.backfill_kills + tally.incremental_kills,
         tally.backfill_kills,
         tally.incremental_kills,
+        tally.daemon_kills,
         tally.runs,
         sim.requests_served(),
         sim.faults_served(),
@@ -216,14 +226,22 @@ struct Tally {
     runs: usize,
     backfill_kills: usize,
     incremental_kills: usize,
+    daemon_kills: usize,
 }
 
 impl Tally {
     fn record(&mut self, run: &Run) {
         self.runs += 1;
+        if run.kind == Kind::Daemon && matches!(run.end, RunEnd::Killed) {
+            self.daemon_kills += 1;
+        }
         println!(
-            "run {:>2}: {} after {} requests (simulated clock {})",
+            "run {:>2} ({}): {} after {} requests (simulated clock {})",
             self.runs,
+            match run.kind {
+                Kind::Once => "poll --once",
+                Kind::Daemon => "poll",
+            },
             match &run.end {
                 RunEnd::Killed => "SIGKILL".to_owned(),
                 RunEnd::Exited(status) => format!("exited, {status}"),
@@ -234,12 +252,22 @@ impl Tally {
     }
 }
 
+/// Which worker a run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `triage poll --once`: one catch-up cycle over every account, then exit.
+    Once,
+    /// `triage poll`: cycles as accounts fall due until stopped; never exits on its own.
+    Daemon,
+}
+
 enum RunEnd {
     Killed,
     Exited(ExitStatus),
 }
 
 struct Run {
+    kind: Kind,
     end: RunEnd,
     /// Requests the simulator served during the run.
     requests: u64,
@@ -268,7 +296,9 @@ impl WorkerProcess {
             .and_then(toml::Value::as_table_mut)
             .expect("the demo config has [worker]");
         for (key, value) in [
-            ("page_size", 50),
+            ("page_size", PAGE_SIZE as i64),
+            // The daemon runs cycle after cycle, so it is always busy when its kill point comes.
+            ("poll_interval_secs", 1),
             ("max_concurrent_accounts", 4),
             ("request_timeout_ms", 10_000),
             ("max_attempts", 5),
@@ -299,10 +329,15 @@ impl WorkerProcess {
         }
     }
 
-    /// Runs `triage poll --once`; with `kill`, SIGKILLs it once the simulator has served that
-    /// many requests since it started, plus a spin of that many microseconds so the signal lands
-    /// anywhere in the handling of a response (parsing, classifying, mid-transaction).
-    async fn run(&self, sim: &SimHandle, kill: Option<(u64, u64)>) -> Run {
+    /// Runs the worker; with `kill`, SIGKILLs it once the simulator has served that many requests
+    /// since it started, plus a spin of that many microseconds so the signal lands anywhere in the
+    /// handling of a response (parsing, classifying, mid-transaction). The daemon is always
+    /// killed.
+    async fn run(&self, sim: &SimHandle, kind: Kind, kill: Option<(u64, u64)>) -> Run {
+        assert!(
+            kind == Kind::Once || kill.is_some(),
+            "the daemon only stops when killed"
+        );
         let n = std::fs::read_dir(&self.logs).unwrap().count() / 2 + 1;
         let stdout = self.logs.join(format!("run-{n:02}.out"));
         let stderr = self.logs.join(format!("run-{n:02}.err"));
@@ -315,7 +350,11 @@ impl WorkerProcess {
             )
             .arg("--config")
             .arg(&self.config)
-            .args(["poll", "--once"])
+            .arg("poll")
+            .args(match kind {
+                Kind::Once => &["--once"][..],
+                Kind::Daemon => &[],
+            })
             .envs(&self.tokens)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
@@ -354,7 +393,14 @@ impl WorkerProcess {
                 }
                 std::thread::sleep(Duration::from_micros(200));
             };
+            if kind == Kind::Daemon && matches!(end, RunEnd::Exited(_)) {
+                panic!(
+                    "the daemon exited on its own: {}",
+                    std::fs::read_to_string(&stderr).unwrap_or_default()
+                );
+            }
             Run {
+                kind,
                 end,
                 requests: sim.requests_served() - served_before,
                 clock,
@@ -370,12 +416,13 @@ impl WorkerProcess {
     async fn run_killed_at_random(
         &self,
         sim: &SimHandle,
+        kind: Kind,
         rng: &mut ChaCha8Rng,
         tally: &mut Tally,
     ) -> bool {
         let after = rng.random_range(INCREMENTAL_KILL_AFTER);
         let jitter = rng.random_range(0..=2_000u64);
-        let run = self.run(sim, Some((after, jitter))).await;
+        let run = self.run(sim, kind, Some((after, jitter))).await;
         tally.record(&run);
         matches!(run.end, RunEnd::Killed)
     }
@@ -386,7 +433,7 @@ impl WorkerProcess {
         let read_pattern = regex::Regex::new(r"(\d+) comments read").unwrap();
         let mut read = 0;
         for _ in 0..CLEAN_RUNS_MAX {
-            let run = self.run(sim, None).await;
+            let run = self.run(sim, Kind::Once, None).await;
             tally.record(&run);
             let report = std::fs::read_to_string(&run.stdout).unwrap_or_default();
             read += read_pattern
