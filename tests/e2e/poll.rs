@@ -234,7 +234,8 @@ async fn a_resumed_backfill_does_not_read_again_what_the_interrupted_run_stored(
 /// Spam is deleted while replies keep landing in old threads. When a deletion and a reply the
 /// walk did not reach fall in the same interval, the platform's count moves by exactly what the
 /// walk found: the reply is missing and the deleted comment stays live until the next full walk
-/// (`reconcile_interval_hours`, or half the post's age), which this test never reaches.
+/// (`reconcile_interval_hours`, or half the post's age), which this test never reaches. The kill
+/// test meets the same loss on TikTok once Facebook joins its world (seed 40404, 4 platforms).
 #[tokio::test]
 #[ignore = "known loss: a deletion masks a reply in an old thread from the count (at poll 5 with this seed); needs per-thread reply counts or deletion detection"]
 async fn comments_deleted_while_others_arrive_are_marked_deleted() {
