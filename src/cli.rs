@@ -70,7 +70,7 @@ enum Command {
         #[arg(long, value_name = "ADDRESS", requires = "smtp")]
         to: Option<String>,
     },
-    /// Serve the platform simulator (Instagram Graph, YouTube Data v3, TikTok Business) on loopback.
+    /// Serve the platform simulator (Instagram Graph, Facebook Pages, YouTube Data v3, TikTok Business) on loopback.
     Sim {
         #[arg(long, default_value = "127.0.0.1:8089")]
         listen: SocketAddr,
@@ -82,8 +82,8 @@ enum Command {
         /// Share of requests that fail (5xx, truncated or HTML bodies, throttling), from the seed.
         #[arg(long, default_value_t = 0.0)]
         fault_rate: f64,
-        /// Creators; they take the platforms Instagram, YouTube, TikTok in turn.
-        #[arg(long, default_value_t = 3)]
+        /// Creators; they take the platforms Instagram, Facebook, YouTube, TikTok in turn.
+        #[arg(long, default_value_t = crate::demo::DEMO_PLATFORMS.len())]
         accounts: usize,
         #[arg(long, default_value_t = 4)]
         posts_per_account: usize,

@@ -199,9 +199,11 @@ pub struct AccountSettings {
     /// A short name used by campaigns, recipients and logs, e.g. `jess_ig`.
     pub name: String,
     pub platform: Platform,
-    /// The platform's id of the account (Instagram: the IG user id).
+    /// The platform's id of the account: Instagram the IG user id, Facebook the Page id (digits,
+    /// as `GET /me/accounts` lists it), YouTube the `UC…` channel id, TikTok the `open_id`.
     pub account_id: String,
     /// The owner's handle, without `@`; replies under this handle count as the owner's answers.
+    /// On Facebook the owner is recognised by the Page id alone and this is the Page's name.
     pub owner_handle: String,
     /// API base URL including the version, e.g. `https://graph.facebook.com/v23.0`.
     pub api_base_url: String,
@@ -626,6 +628,17 @@ impl Settings {
             if account.owner_handle.starts_with('@') {
                 return Err((key("owner_handle"), "write the handle without '@'".into()));
             }
+            if account.platform == Platform::Facebook
+                && !account.account_id.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err((
+                    key("account_id"),
+                    format!(
+                        "{:?} is not a Facebook Page id: use the Page's numeric id as `GET /me/accounts` lists it, not its username, URL or a post id",
+                        account.account_id
+                    ),
+                ));
+            }
             if !(account.api_base_url.starts_with("http://")
                 || account.api_base_url.starts_with("https://"))
             {
@@ -989,6 +1002,20 @@ token_env = "TOKEN_JESS"
         let err = parse(&ACCOUNT.replace("\"instagram\"", "\"myspace\"")).unwrap_err();
         assert!(err.starts_with("t.toml: accounts[0].platform: "), "{err}");
         assert!(err.contains("myspace"), "{err}");
+    }
+
+    #[test]
+    fn a_facebook_page_is_configured_by_its_numeric_id() {
+        let page = ACCOUNT
+            .replace("\"instagram\"", "\"facebook\"")
+            .replace("17841400000000001", "104567890123456");
+        let settings = parse(&page).unwrap();
+        assert_eq!(settings.accounts[0].platform, Platform::Facebook);
+        let err = parse(&page.replace("104567890123456", "glowwithjess")).unwrap_err();
+        assert!(err.starts_with("t.toml: accounts[0].account_id: "), "{err}");
+        let err =
+            parse(&page.replace("104567890123456", "104567890123456_788812345678901")).unwrap_err();
+        assert!(err.contains("not a Facebook Page id"), "{err}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `triage demo`: the whole pipeline on the bundled simulator, in seconds, with no config, no
 //! token and no network.
 //!
-//! It starts the simulator (one creator each on Instagram, YouTube and TikTok) in-process on a free
-//! loopback port, writes a config for its
+//! It starts the simulator (one creator each on Instagram, Facebook, YouTube and TikTok) in-process
+//! on a free loopback port, writes a config for its
 //! accounts (a campaign named `demo` and one recipient per creator plus the brand), polls, lets
 //! six simulated hours pass (creators answer some questions, new comments arrive), polls again,
 //! and prints the brand's digest with a summary whose counts can be checked against the
@@ -225,8 +225,12 @@ pub fn demo_scenario(seed: u64) -> ScenarioParams {
 }
 
 /// The platforms of the demo's creators, one account each.
-pub const DEMO_PLATFORMS: [Platform; 3] =
-    [Platform::Instagram, Platform::Youtube, Platform::Tiktok];
+pub const DEMO_PLATFORMS: [Platform; 4] = [
+    Platform::Instagram,
+    Platform::Facebook,
+    Platform::Youtube,
+    Platform::Tiktok,
+];
 
 /// [`demo_scenario`] with one creator per platform of [`DEMO_PLATFORMS`].
 pub fn demo_world(seed: u64) -> ScenarioParams {

@@ -32,6 +32,7 @@ use crate::classify::Classifier;
 use crate::config::{AccountSettings, Settings};
 use crate::credentials::{TokenError, TokenKeeper};
 use crate::domain::{Comment, Media, Platform, QuotaReading};
+use crate::platforms::facebook::{self, FacebookClient};
 use crate::platforms::http::HttpPolicy;
 use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
@@ -194,6 +195,7 @@ struct Walk {
 /// A platform client of any supported platform.
 enum AnyClient {
     Instagram(InstagramClient),
+    Facebook(FacebookClient),
     Youtube(YoutubeClient),
     Tiktok(TiktokClient),
 }
@@ -210,6 +212,7 @@ impl AccountRunner {
         match &self.client {
             Err(_) => QuotaReading::Unknown,
             Ok(AnyClient::Instagram(client)) => client.quota_reading(),
+            Ok(AnyClient::Facebook(client)) => client.quota_reading(),
             Ok(AnyClient::Youtube(client)) => client.quota_reading(),
             Ok(AnyClient::Tiktok(client)) => client.quota_reading(),
         }
@@ -516,6 +519,9 @@ impl Worker {
         match &runner.client {
             Err(setup) => Err(PollError::Setup(setup.clone())),
             Ok(AnyClient::Instagram(client)) => {
+                self.poll_with(account, key, client, mode, cancel).await
+            }
+            Ok(AnyClient::Facebook(client)) => {
                 self.poll_with(account, key, client, mode, cancel).await
             }
             Ok(AnyClient::Youtube(client)) => {
@@ -1144,6 +1150,18 @@ fn build_client(
             .map(AnyClient::Instagram)
             .map_err(|e| e.to_string())
         }
+        Platform::Facebook => FacebookClient::new(
+            &account.api_base_url,
+            token,
+            facebook::Identity {
+                page_id: account.account_id.clone(),
+                brand_handles,
+            },
+            settings.worker.page_size,
+            policy,
+        )
+        .map(AnyClient::Facebook)
+        .map_err(|e| e.to_string()),
         Platform::Youtube => YoutubeClient::new(
             &account.api_base_url,
             token,
@@ -1170,9 +1188,5 @@ fn build_client(
         )
         .map(AnyClient::Tiktok)
         .map_err(|e| e.to_string()),
-        other => Err(format!(
-            "account {:?}: the {other} client is not available in this version yet",
-            account.name
-        )),
     }
 }

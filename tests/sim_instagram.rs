@@ -404,6 +404,27 @@ async fn nested_replies_have_their_own_paging() {
     )
     .await;
     assert_eq!(direct.json()["data"].as_array().unwrap().len(), 3);
+
+    // Field expansion takes a size: `.limit(n)` is honoured, up to the page cap.
+    for (asked, served) in [(2, 2), (500, busy_replies.len().min(50))] {
+        let body = get(
+            &sim,
+            &busy_id.to_string(),
+            &[("fields", &format!("id,replies.limit({asked}){{id}}"))],
+            &account.token,
+        )
+        .await
+        .json();
+        assert_eq!(
+            body["replies"]["data"].as_array().unwrap().len(),
+            served,
+            "replies.limit({asked})"
+        );
+        assert_eq!(
+            body["replies"]["paging"]["next"].is_string(),
+            busy_replies.len() > served
+        );
+    }
 }
 
 #[tokio::test]

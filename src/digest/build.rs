@@ -213,7 +213,7 @@ pub fn build_digest(options: &DigestOptions, input: DigestInput, now: DateTime<U
             .as_ref()
             .and_then(|c| options.templates.get(c))
             .and_then(|t| t.get(&q.category))
-            .map(|template| template.replace("{author}", &q.author_handle));
+            .map(|template| fill_author(template, &q.author_handle));
         let meta = matches!(q.platform.as_str(), "instagram" | "facebook");
         let private_left = PRIVATE_REPLY_WINDOW - age;
         let question = DigestQuestion {
@@ -259,15 +259,33 @@ pub fn build_digest(options: &DigestOptions, input: DigestInput, now: DateTime<U
     }
 }
 
-/// Instagram opens a comment at `<post permalink>c/<comment id>/`; elsewhere the post's link is
-/// the closest a link gets.
+/// Instagram opens a comment at `<post permalink>c/<comment id>/`, Facebook at
+/// `<post permalink>?comment_id=<the part of the comment id after the post's>`; elsewhere the
+/// post's link is the closest a link gets.
 pub(crate) fn comment_link(platform: &str, permalink: &str, comment_id: &str) -> String {
     match platform {
         "instagram" => {
             let base = permalink.trim_end_matches('/');
             format!("{base}/c/{comment_id}/")
         }
+        "facebook" if !permalink.contains('?') => {
+            let tail = comment_id.rsplit('_').next().unwrap_or(comment_id);
+            format!("{permalink}?comment_id={tail}")
+        }
         _ => permalink.to_owned(),
+    }
+}
+
+/// Puts the asker's handle into a reply template; with no handle known (Facebook may hide the
+/// author) the mention is dropped rather than left as a bare `@`.
+fn fill_author(template: &str, handle: &str) -> String {
+    if handle.is_empty() {
+        template
+            .replace(" @{author}", "")
+            .replace("@{author}", "")
+            .replace("{author}", "")
+    } else {
+        template.replace("{author}", handle)
     }
 }
 
@@ -292,6 +310,25 @@ mod tests {
         assert_eq!(format_age(Duration::minutes(185)), "3h 05m");
         assert_eq!(format_age(Duration::hours(52)), "2d 4h");
         assert_eq!(format_age(Duration::minutes(-5)), "0m");
+    }
+
+    #[test]
+    fn a_hidden_author_leaves_no_bare_mention_in_a_reply() {
+        let template = "Hi @{author}! Link in bio";
+        assert_eq!(fill_author(template, "dana"), "Hi @dana! Link in bio");
+        assert_eq!(fill_author(template, ""), "Hi! Link in bio");
+    }
+
+    #[test]
+    fn facebook_comment_links_point_at_the_comment() {
+        assert_eq!(
+            comment_link(
+                "facebook",
+                "https://www.facebook.com/104567890123456/posts/788812345678901",
+                "788812345678901_1203456789012345"
+            ),
+            "https://www.facebook.com/104567890123456/posts/788812345678901?comment_id=1203456789012345"
+        );
     }
 
     #[test]

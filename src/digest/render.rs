@@ -75,10 +75,10 @@ fn render_text(digest: &Digest) -> String {
         for alert in &digest.discount_alerts {
             let _ = writeln!(
                 out,
-                "  • {} · {} · @{}{}: {}",
+                "  • {} · {} · {}{}: {}",
                 clean_line(&alert.account),
                 words.ago(alert.age),
-                clean_line(&alert.author),
+                words.author(&clean_line(&alert.author)),
                 alert
                     .code
                     .as_deref()
@@ -113,10 +113,10 @@ fn render_text(digest: &Digest) -> String {
             for q in &group.questions {
                 let _ = writeln!(
                     out,
-                    "  • [{}] {} · @{} · {}: {}",
+                    "  • [{}] {} · {} · {}: {}",
                     words.category(q.category),
                     words.ago(q.age),
-                    clean_line(&q.author),
+                    words.author(&clean_line(&q.author)),
                     markers(&words, q).join(" · "),
                     excerpt(&q.text)
                 );
@@ -174,10 +174,10 @@ fn render_markdown(digest: &Digest) -> String {
             let link = md_open_link(alert.link.as_deref());
             let _ = writeln!(
                 out,
-                "> - {} · {} · @{}: {}{}",
+                "> - {} · {} · {}: {}{}",
                 md_escape(&clean_line(&alert.account)),
                 words.ago(alert.age),
-                md_escape(&clean_line(&alert.author)),
+                md_escape(&words.author(&clean_line(&alert.author))),
                 md_escape(&excerpt(&alert.text)),
                 link
             );
@@ -208,10 +208,10 @@ fn render_markdown(digest: &Digest) -> String {
                 let link = md_open_link(q.link.as_deref());
                 let _ = writeln!(
                     out,
-                    "- **{}** · {} · @{} · _{}_: {}{}",
+                    "- **{}** · {} · {} · _{}_: {}{}",
                     words.category(q.category),
                     words.ago(q.age),
-                    md_escape(&clean_line(&q.author)),
+                    md_escape(&words.author(&clean_line(&q.author))),
                     md_escape(&markers(&words, q).join(" · ")),
                     md_escape(&excerpt(&q.text)),
                     link
@@ -285,10 +285,10 @@ fn render_html(digest: &Digest) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "<p style=\"margin:0 0 4px;font-size:13px;\">{} · {} · @{}{}<br><bdi>{}</bdi></p>",
+                "<p style=\"margin:0 0 4px;font-size:13px;\">{} · {} · {}{}<br><bdi>{}</bdi></p>",
                 html_escape(&alert.account),
                 html_escape(&words.ago(alert.age)),
-                html_escape(&alert.author),
+                html_escape(&words.author(&alert.author)),
                 link,
                 html_escape(&excerpt(&alert.text))
             );
@@ -349,10 +349,10 @@ fn render_html(digest: &Digest) -> String {
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "<li style=\"margin:0 0 12px;\"><span style=\"display:inline-block;background:{badge_colour};border-radius:4px;padding:1px 6px;font-size:12px;\">{}</span> <span style=\"color:#6b6b66;font-size:13px;\">{} · @{} · {}{}</span><br><bdi style=\"white-space:pre-wrap;\">{}</bdi>{}</li>",
+                    "<li style=\"margin:0 0 12px;\"><span style=\"display:inline-block;background:{badge_colour};border-radius:4px;padding:1px 6px;font-size:12px;\">{}</span> <span style=\"color:#6b6b66;font-size:13px;\">{} · {} · {}{}</span><br><bdi style=\"white-space:pre-wrap;\">{}</bdi>{}</li>",
                     html_escape(words.category(q.category)),
                     html_escape(&words.ago(q.age)),
-                    html_escape(&q.author),
+                    html_escape(&words.author(&q.author)),
                     html_escape(&markers(&words, q).join(" · ")),
                     link,
                     html_escape(&excerpt(&q.text)),

@@ -22,6 +22,20 @@ impl Words {
         }
     }
 
+    /// `@handle`, or a placeholder when the platform hid the author (Facebook without
+    /// `pages_read_user_content`), so a line never shows a bare `@`.
+    pub fn author(&self, handle: &str) -> String {
+        if handle.is_empty() {
+            self.pick(
+                "author hidden by the platform",
+                "autor oculto por la plataforma",
+            )
+            .to_owned()
+        } else {
+            format!("@{handle}")
+        }
+    }
+
     pub fn title(&self, recipient: &str, date: &str, tz: &str) -> String {
         match self.language {
             Language::En => format!("Digest for {recipient} · {date} ({tz})"),
@@ -130,7 +144,7 @@ impl Words {
     pub fn too_recent(&self, count: usize, min_age: &str) -> String {
         match self.language {
             Language::En => format!(
-                "{count} newer question{} will appear once {} {min_age} old.",
+                "{count} newer question{} will appear once {} {min_age}.",
                 plural_s(count),
                 if count == 1 { "it is" } else { "they are" }
             ),

@@ -7,7 +7,6 @@
 //! (which repeat the token) are never followed or logged: the next request is rebuilt from
 //! `paging.cursors.after`.
 
-use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use super::tokens::SharedToken;
@@ -15,7 +14,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::http::{ApiClient, HttpPolicy};
-use super::{Page, PlatformClient, PlatformError, meta};
+use super::meta::{self, WireList, parse_time};
+use super::{Page, PlatformClient, PlatformError};
 use crate::domain::{AuthorRole, Comment, Media, QuotaReading};
 
 const MEDIA_FIELDS: &str = "id,caption,media_product_type,timestamp,permalink,comments_count";
@@ -103,29 +103,27 @@ impl InstagramClient {
     async fn remaining_replies(
         &self,
         comment_id: &str,
-        mut after: String,
+        after: String,
     ) -> Result<Vec<WireComment>, PlatformError> {
-        let mut replies = Vec::new();
         let limit = self.page_size.to_string();
-        loop {
-            let page: WireList<WireComment> = self
-                .get(
+        let path = format!("{comment_id}/replies");
+        meta::collect_pages(Some(after), |after| {
+            let (path, limit) = (&path, &limit);
+            async move {
+                let after = after.unwrap_or_default();
+                self.get(
                     "replies",
-                    &format!("{comment_id}/replies"),
+                    path,
                     &[
                         ("fields", COMMENT_FIELDS),
-                        ("limit", &limit),
+                        ("limit", limit),
                         ("after", &after),
                     ],
                 )
-                .await?;
-            let next = page.next_cursor();
-            replies.extend(page.data);
-            match next {
-                Some(cursor) if cursor != after => after = cursor,
-                _ => return Ok(replies),
+                .await
             }
-        }
+        })
+        .await
     }
 
     /// Flattens threads into comments: each top-level comment followed by all its replies.
@@ -221,7 +219,7 @@ impl PlatformClient for InstagramClient {
         post_id: &str,
         after: Option<&str>,
     ) -> Result<Page<Comment>, PlatformError> {
-        let fields = format!("{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}");
+        let fields = thread_fields();
         let limit = self.page_size.to_string();
         let mut query = vec![("fields", fields.as_str()), ("limit", limit.as_str())];
         if let Some(after) = after {
@@ -240,7 +238,7 @@ impl PlatformClient for InstagramClient {
         _post_id: &str,
         comment_ids: &[String],
     ) -> Result<Vec<Comment>, PlatformError> {
-        let fields = format!("{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}");
+        let fields = thread_fields();
         let mut out = Vec::new();
         for chunk in comment_ids.chunks(IDS_PER_LOOKUP) {
             let ids = chunk.join(",");
@@ -277,54 +275,7 @@ fn malformed(reason: &str) -> PlatformError {
     }
 }
 
-/// Meta timestamps are `2024-05-01T12:00:00+0000`: an offset without a colon, not RFC 3339.
-fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
-    let s = s?;
-    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
-        .or_else(|_| DateTime::parse_from_rfc3339(s))
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 // Wire shapes. Graph omits empty edges and null fields, so everything is optional.
-
-#[derive(Debug, Deserialize)]
-struct WireList<T> {
-    #[serde(default = "Vec::new")]
-    data: Vec<T>,
-    #[serde(default)]
-    paging: Option<WirePaging>,
-}
-
-impl<T> Default for WireList<T> {
-    fn default() -> Self {
-        WireList {
-            data: Vec::new(),
-            paging: None,
-        }
-    }
-}
-
-impl<T> WireList<T> {
-    /// The cursor of the next page. The end of the list is the absence of `next`: cursors may
-    /// still be present on the last page.
-    fn next_cursor(&self) -> Option<String> {
-        let paging = self.paging.as_ref()?;
-        paging.next.as_ref()?;
-        paging.cursors.as_ref()?.after.clone()
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct WirePaging {
-    cursors: Option<WireCursors>,
-    next: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireCursors {
-    after: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 struct WireMedia {
@@ -353,24 +304,16 @@ struct WireFrom {
     username: Option<String>,
 }
 
+/// A comment with the first page of its replies: as many as Instagram serves in one page
+/// (`.limit(50)`; without it Graph sends a short first page), so a busy thread rarely needs a
+/// `/replies` call of its own.
+fn thread_fields() -> String {
+    format!("{COMMENT_FIELDS},replies.limit(50){{{COMMENT_FIELDS}}}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn meta_timestamps_parse() {
-        let t = parse_time(Some("2024-05-01T14:02:11+0000")).unwrap();
-        assert_eq!(t.to_rfc3339(), "2024-05-01T14:02:11+00:00");
-        assert!(parse_time(Some("yesterday")).is_none());
-    }
-
-    #[test]
-    fn the_last_page_has_no_next_cursor_even_with_cursors() {
-        let list: WireList<WireComment> =
-            serde_json::from_str(r#"{"data":[],"paging":{"cursors":{"before":"a","after":"b"}}}"#)
-                .unwrap();
-        assert_eq!(list.next_cursor(), None);
-    }
 
     #[test]
     fn owner_is_recognised_by_id_or_handle() {

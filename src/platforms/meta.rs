@@ -6,8 +6,11 @@
 //! throttled client waits `estimated_time_to_regain_access` minutes, because calls made while
 //! throttled extend the penalty.
 
+use std::collections::HashSet;
+use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
@@ -91,6 +94,83 @@ pub(super) fn usage_percent(headers: &HeaderMap) -> Option<u8> {
 /// How long a throttled client should wait: the regain estimate, or a minute when none is given.
 fn throttle_wait(usage: &Usage) -> Duration {
     Duration::from_secs(60 * u64::from(usage.estimated_time_to_regain_access.max(1)))
+}
+
+/// Meta timestamps are `2024-05-01T12:00:00+0000`: an offset without a colon, not RFC 3339.
+pub(super) fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
+    let s = s?;
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(s))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A Graph list: `{data, paging{cursors{before,after}, next}}`. Graph omits empty edges and
+/// null fields, so everything is optional.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireList<T> {
+    #[serde(default = "Vec::new")]
+    pub(super) data: Vec<T>,
+    #[serde(default)]
+    paging: Option<WirePaging>,
+}
+
+impl<T> Default for WireList<T> {
+    fn default() -> Self {
+        WireList {
+            data: Vec::new(),
+            paging: None,
+        }
+    }
+}
+
+impl<T> WireList<T> {
+    /// The cursor of the next page. The end of the list is the absence of `next`: cursors may
+    /// still be present on the last page. The `next` URL itself is never followed (it repeats the
+    /// token); the next request is rebuilt from `cursors.after`.
+    pub(super) fn next_cursor(&self) -> Option<String> {
+        let paging = self.paging.as_ref()?;
+        paging.next.as_ref()?;
+        paging.cursors.as_ref()?.after.clone()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WirePaging {
+    cursors: Option<WireCursors>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireCursors {
+    after: Option<String>,
+}
+
+/// Follows a Graph list from the page after `after` to its end, collecting every item.
+///
+/// Stops when a page has no `next`, or when the API hands back a cursor it already gave (the
+/// "same page again" failure): a repeating server must not hold a poll forever, and the items of
+/// a repeated page are already collected.
+pub(super) async fn collect_pages<T, F, Fut>(
+    after: Option<String>,
+    mut fetch: F,
+) -> Result<Vec<T>, PlatformError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<WireList<T>, PlatformError>>,
+{
+    let mut items = Vec::new();
+    let mut seen: HashSet<String> = after.iter().cloned().collect();
+    let mut after = after;
+    loop {
+        let page = fetch(after.take()).await?;
+        let next = page.next_cursor();
+        items.extend(page.data);
+        match next {
+            Some(cursor) if seen.insert(cursor.clone()) => after = Some(cursor),
+            _ => return Ok(items),
+        }
+    }
 }
 
 /// Interprets a Graph API response.
@@ -202,6 +282,70 @@ mod tests {
             Interpretation::Success { pace: Some(p) } => assert_eq!(p, Duration::from_secs(6)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn meta_timestamps_parse() {
+        let t = parse_time(Some("2024-05-01T14:02:11+0000")).unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-05-01T14:02:11+00:00");
+        assert!(parse_time(Some("yesterday")).is_none());
+    }
+
+    #[test]
+    fn the_last_page_has_no_next_cursor_even_with_cursors() {
+        let list: WireList<u32> =
+            serde_json::from_str(r#"{"data":[],"paging":{"cursors":{"before":"a","after":"b"}}}"#)
+                .unwrap();
+        assert_eq!(list.next_cursor(), None);
+        let list: WireList<u32> = serde_json::from_str(
+            r#"{"data":[1],"paging":{"cursors":{"before":"a","after":"b"},"next":"https://x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(list.next_cursor().as_deref(), Some("b"));
+    }
+
+    fn page(data: Vec<u32>, after: Option<&str>) -> WireList<u32> {
+        let paging = match after {
+            Some(a) => format!(r#","paging":{{"cursors":{{"after":"{a}"}},"next":"https://x"}}"#),
+            None => String::new(),
+        };
+        serde_json::from_str(&format!(r#"{{"data":{data:?}{paging}}}"#)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn collecting_pages_follows_cursors_and_stops_on_a_repeat() {
+        let pages = std::sync::Mutex::new(vec![
+            page(vec![5], Some("c1")),
+            page(vec![], Some("c2")),
+            page(vec![4, 3], None),
+        ]);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let items = collect_pages(None, |after| {
+            asked.lock().unwrap().push(after);
+            let next = pages.lock().unwrap().remove(0);
+            async move { Ok(next) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(items, [5, 4, 3], "an empty page mid-list does not end it");
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [None, Some("c1".to_owned()), Some("c2".to_owned())]
+        );
+
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let items = collect_pages(Some("c0".to_owned()), |_| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok(page(vec![1], Some("same"))) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            items,
+            [1, 1],
+            "the repeated page is read once more, then the walk stops"
+        );
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! worker only sees [`PlatformClient`]. All HTTP goes through [`http::ApiClient`], the one retry and
 //! rate-limit policy. A platform module never touches the store.
 
+pub mod facebook;
 pub mod http;
 pub mod instagram;
 mod meta;

@@ -43,10 +43,11 @@ pub(crate) struct Usage {
 }
 
 impl Usage {
-    pub(crate) fn header_value(&self, account_id: &str) -> String {
+    /// `kind` is the BUC type: `instagram`, or `pages` for a Page token.
+    pub(crate) fn header_value(&self, account_id: &str, kind: &str) -> String {
         serde_json::json!({
             account_id: [{
-                "type": "instagram",
+                "type": kind,
                 "call_count": self.call_count,
                 "total_cputime": self.call_count / 3,
                 "total_time": self.call_count / 2,

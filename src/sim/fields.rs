@@ -1,8 +1,8 @@
 //! Parser for Graph's `fields` parameter: `id,text,from{id,username},replies.limit(3){id,text}`.
 //!
-//! Names may carry modifiers (`.limit(n)`; others are accepted and ignored) and a nested list in
-//! braces. Each nested list keeps its source text, so a nested edge can repeat it in its own
-//! `paging.next` URL.
+//! Names may carry modifiers (`.limit(n)`, and others such as `.filter(stream)` or
+//! `.summary(true)` kept by name for the edges that read them) and a nested list in braces. Each
+//! nested list keeps its source text, so a nested edge can repeat it in its own `paging.next` URL.
 
 use std::fmt;
 
@@ -10,6 +10,8 @@ use std::fmt;
 pub(crate) struct Field {
     pub(crate) name: String,
     pub(crate) limit: Option<usize>,
+    /// Modifiers other than `limit`, in order: `.filter(stream)` → `("filter", "stream")`.
+    pub(crate) modifiers: Vec<(String, String)>,
     pub(crate) children: Option<FieldList>,
 }
 
@@ -29,6 +31,7 @@ impl FieldList {
                 .map(|name| Field {
                     name: (*name).to_owned(),
                     limit: None,
+                    modifiers: Vec::new(),
                     children: None,
                 })
                 .collect(),
@@ -125,6 +128,7 @@ impl Parser {
     fn field(&mut self) -> Result<Field, FieldsError> {
         let name = self.name()?;
         let mut limit = None;
+        let mut modifiers = Vec::new();
         while self.peek() == Some('.') {
             self.at += 1;
             let modifier = self.name()?;
@@ -147,6 +151,8 @@ impl Parser {
                     .parse()
                     .map_err(|_| self.error("a number in limit()"))?;
                 limit = Some(n);
+            } else {
+                modifiers.push((modifier, argument.trim().to_owned()));
             }
         }
         self.skip_spaces();
@@ -165,6 +171,7 @@ impl Parser {
         Ok(Field {
             name,
             limit,
+            modifiers,
             children,
         })
     }
@@ -185,6 +192,15 @@ mod tests {
         let inner = replies.children.as_ref().unwrap();
         assert_eq!(inner.raw, "id,from{id,username}");
         assert_eq!(inner.fields[1].children.as_ref().unwrap().fields.len(), 2);
+        let counted = parse_fields("comments.filter(stream).limit(0).summary(true)").unwrap();
+        let comments = &counted.fields[0];
+        assert_eq!(comments.limit, Some(0));
+        let modifiers: Vec<(&str, &str)> = comments
+            .modifiers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(modifiers, [("filter", "stream"), ("summary", "true")]);
     }
 
     #[test]

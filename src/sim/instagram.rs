@@ -5,7 +5,8 @@
 //! machinery decide (one-off faults, injected throttling, random faults), check the token, count
 //! the call against the account's budget (refusing it at 100 %), then route. Paths are parsed by
 //! hand because Graph paths are ids, not fixed routes: `/{version}/{id}`, `/{version}/{id}/{edge}`
-//! and `/{version}/?ids=…`.
+//! and `/{version}/?ids=…`. An id that belongs to a Facebook Page is rendered and listed by
+//! `facebook.rs`; authentication, faults, usage and errors stay here for both products.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::clock::SimClock;
+use super::facebook;
 use super::faults::{BUDGET_THROTTLE_CODE, FaultState, Planned, Usage};
 use super::fields::{Field, FieldList, parse_fields};
 use super::paging::{
@@ -180,6 +182,7 @@ impl SimState {
             Planned::Html => Reply::html(),
             Planned::Throttle { code, minutes } => {
                 let usage = principal.map(|p| self.count_call(p, real_now));
+                let code = self.throttle_code_for(principal, code);
                 let mut reply = Reply::error(&ApiError::throttled(code), trace);
                 if let (Some(p), Some(usage)) = (principal, usage) {
                     let usage = Usage {
@@ -188,7 +191,7 @@ impl SimState {
                         visible: true,
                         exhausted: true,
                     };
-                    reply.usage(self.principal_id(p), usage);
+                    reply.usage(self.principal_id(p), self.usage_type(p), usage);
                 }
                 reply
             }
@@ -207,6 +210,29 @@ impl SimState {
             "simulator request"
         );
         reply
+    }
+
+    fn is_page(&self, principal: Principal) -> bool {
+        matches!(principal, Principal::Account(k) if self.scenario.accounts[k].platform == Platform::Facebook)
+    }
+
+    /// The `type` of the account's entry in `X-Business-Use-Case-Usage`.
+    fn usage_type(&self, principal: Principal) -> &'static str {
+        if self.is_page(principal) {
+            "pages"
+        } else {
+            "instagram"
+        }
+    }
+
+    /// A throttling code as the principal's product says it: a Page's token hears 32 (Page
+    /// request limit) and 80001 (BUC, Page) where an Instagram account hears 613 and 80002.
+    fn throttle_code_for(&self, principal: Option<Principal>, code: u32) -> u32 {
+        match (principal.is_some_and(|p| self.is_page(p)), code) {
+            (true, 80002) => 80001,
+            (true, 613) => 32,
+            _ => code,
+        }
     }
 
     fn count_call(&self, principal: Principal, real_now: Instant) -> Usage {
@@ -252,7 +278,8 @@ impl SimState {
         let usage = self.count_call(principal, real_now);
         let mut reply = if usage.exhausted {
             tracing::info!(account_id = %account_id, "call budget used up, refusing");
-            Reply::error(&ApiError::throttled(BUDGET_THROTTLE_CODE), trace)
+            let code = self.throttle_code_for(Some(principal), BUDGET_THROTTLE_CODE);
+            Reply::error(&ApiError::throttled(code), trace)
         } else {
             let request = Request {
                 path: uri.path(),
@@ -268,7 +295,7 @@ impl SimState {
             }
         };
         if usage.visible {
-            reply.usage(&account_id, usage);
+            reply.usage(&account_id, self.usage_type(principal), usage);
         }
         reply
     }
@@ -290,10 +317,18 @@ impl SimState {
             [] => self.lookup_ids(&request),
             [id] => {
                 let node = self.resolve(id, &request)?;
-                let fields = request.fields()?.unwrap_or_else(|| default_fields(node));
+                let fields = request
+                    .fields()?
+                    .unwrap_or_else(|| self.default_fields(node));
                 self.render(node, &fields, &request)
             }
-            [id, edge] => self.list_edge(id, edge, &request),
+            [id, edge] => {
+                let node = self.resolve(id, &request)?;
+                if facebook::is_facebook(&self.scenario, node) {
+                    return facebook::list_edge(self, node, edge, &request);
+                }
+                self.list_edge(id, edge, &request)
+            }
             [_, _, more @ ..] => Err(ApiError::unknown_path(&format!("/{}", more.join("/")))),
         }
     }
@@ -313,6 +348,9 @@ impl SimState {
             Node::Media(m) => self.scenario.media_visible(m, request.now),
             Node::Comment(c) => self.scenario.comments[c].visible_at(request.now),
         };
+        if facebook::is_facebook(&self.scenario, node) {
+            facebook::check_not_deleted(self, id, node)?;
+        }
         let readable = match (request.principal, node) {
             (Principal::Brand, Node::Brand) => true,
             (Principal::Account(k), node) => self.scenario.owner_of(node) == Some(k),
@@ -348,7 +386,7 @@ impl SimState {
         let mut out = Map::new();
         for id in ids {
             let node = self.resolve(id, request)?;
-            let fields = fields.clone().unwrap_or_else(|| default_fields(node));
+            let fields = fields.clone().unwrap_or_else(|| self.default_fields(node));
             out.insert(id.to_owned(), self.render(node, &fields, request)?);
         }
         Ok(Value::Object(out))
@@ -470,15 +508,13 @@ impl SimState {
         field: &Field,
         request: &Request<'_>,
     ) -> Result<Option<Value>, ApiError> {
-        let cap = match edge {
-            Edge::Replies => self.options.nested_replies_cap,
-            Edge::Media | Edge::Comments => self.options.page_cap,
+        let limit = match edge {
+            Edge::Replies => self.options.nested_reply_page(field.limit),
+            Edge::Media | Edge::Comments | Edge::OldestFirst => field
+                .limit
+                .unwrap_or(DEFAULT_LIMIT)
+                .clamp(1, self.options.page_cap),
         };
-        let wanted = field.limit.unwrap_or(match edge {
-            Edge::Replies => cap,
-            Edge::Media | Edge::Comments => DEFAULT_LIMIT,
-        });
-        let limit = wanted.clamp(1, cap);
         let fields = field
             .children
             .clone()
@@ -516,12 +552,24 @@ impl SimState {
         Ok(Some(Value::Object(body)))
     }
 
+    /// A node's fields when the request names none.
+    fn default_fields(&self, node: Node) -> FieldList {
+        if facebook::is_facebook(&self.scenario, node) {
+            facebook::default_fields(node)
+        } else {
+            default_fields(node)
+        }
+    }
+
     fn render(
         &self,
         node: Node,
         fields: &FieldList,
         request: &Request<'_>,
     ) -> Result<Value, ApiError> {
+        if facebook::is_facebook(&self.scenario, node) {
+            return facebook::render(self, node, fields, request);
+        }
         match node {
             Node::Account(_) | Node::Brand => self.render_user(node, fields, request),
             Node::Media(m) => self.render_media(m, fields, request),
@@ -679,17 +727,39 @@ impl SimState {
 }
 
 /// One request after authentication.
-struct Request<'a> {
-    path: &'a str,
+pub(crate) struct Request<'a> {
+    pub(crate) path: &'a str,
     version: &'a str,
-    query: &'a [(String, String)],
-    token: &'a str,
+    pub(crate) query: &'a [(String, String)],
+    pub(crate) token: &'a str,
     principal: Principal,
-    now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
 }
 
 impl Request<'_> {
-    fn param(&self, name: &str) -> Option<&str> {
+    /// A request for a nested edge (`comments.limit(0){…}`): its own path and parameters, the
+    /// same token, principal and time.
+    pub(crate) fn nested<'b>(
+        &'b self,
+        path: &'b str,
+        query: &'b [(String, String)],
+    ) -> Request<'b> {
+        Request {
+            path,
+            version: self.version,
+            query,
+            token: self.token,
+            principal: self.principal,
+            now: self.now,
+        }
+    }
+
+    /// The `vNN.N` segment the request came in on.
+    pub(crate) fn version(&self) -> &str {
+        self.version
+    }
+
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .rev()
@@ -697,7 +767,7 @@ impl Request<'_> {
             .map(|(_, v)| v.as_str())
     }
 
-    fn fields(&self) -> Result<Option<FieldList>, ApiError> {
+    pub(crate) fn fields(&self) -> Result<Option<FieldList>, ApiError> {
         match self.param("fields") {
             None => Ok(None),
             Some(raw) if raw.trim().is_empty() => Ok(None),
@@ -707,7 +777,7 @@ impl Request<'_> {
         }
     }
 
-    fn limit(&self) -> Result<usize, ApiError> {
+    pub(crate) fn limit(&self) -> Result<usize, ApiError> {
         match self.param("limit") {
             None => Ok(DEFAULT_LIMIT),
             Some(raw) => raw
@@ -717,7 +787,7 @@ impl Request<'_> {
         }
     }
 
-    fn cursor(&self, name: &str, edge: Edge) -> Result<Option<Position>, ApiError> {
+    pub(crate) fn cursor(&self, name: &str, edge: Edge) -> Result<Option<Position>, ApiError> {
         match self.param(name) {
             None => Ok(None),
             Some(raw) => decode_cursor(edge, raw).map(Some).ok_or_else(|| {
@@ -784,12 +854,18 @@ fn default_fields(node: Node) -> FieldList {
 fn default_child_fields(edge: Edge) -> FieldList {
     match edge {
         Edge::Media => FieldList::plain(&["id"]),
-        Edge::Comments | Edge::Replies => FieldList::plain(&["timestamp", "text", "id"]),
+        Edge::Comments | Edge::Replies | Edge::OldestFirst => {
+            FieldList::plain(&["timestamp", "text", "id"])
+        }
     }
 }
 
 /// A small object field such as `from{id,username}`; without braces, every known subfield.
-fn sub_object(field: &Field, known: &[(&str, &str)], node_type: &str) -> Result<Value, ApiError> {
+pub(crate) fn sub_object(
+    field: &Field,
+    known: &[(&str, &str)],
+    node_type: &str,
+) -> Result<Value, ApiError> {
     let mut out = Map::new();
     match &field.children {
         None => {
@@ -837,7 +913,7 @@ fn fault_name(fault: &Fault) -> &'static str {
 
 /// A Graph error, rendered into Meta's envelope.
 #[derive(Debug)]
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     code: u32,
@@ -901,7 +977,7 @@ impl ApiError {
         )
     }
 
-    fn no_object(id: &str, method: &str) -> Self {
+    pub(crate) fn no_object(id: &str, method: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             100,
@@ -913,13 +989,13 @@ impl ApiError {
         )
     }
 
-    fn no_field(name: &str, node_type: &str) -> Self {
+    pub(crate) fn no_field(name: &str, node_type: &str) -> Self {
         Self::param(&format!(
             "(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
         ))
     }
 
-    fn param(message: &str) -> Self {
+    pub(crate) fn param(message: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, 100, None, message.to_owned())
     }
 
@@ -940,6 +1016,10 @@ impl ApiError {
             ),
             17 => (StatusCode::FORBIDDEN, "(#17) User request limit reached"),
             32 => (StatusCode::BAD_REQUEST, "(#32) Page request limit reached"),
+            80001 => (
+                StatusCode::BAD_REQUEST,
+                "(#80001) There have been too many calls to this Page account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+            ),
             613 => (
                 StatusCode::BAD_REQUEST,
                 "(#613) Calls to this api have exceeded the rate limit.",
@@ -1045,9 +1125,11 @@ impl Reply {
         }
     }
 
-    fn usage(&mut self, account_id: &str, usage: Usage) {
-        self.headers
-            .push(("x-business-use-case-usage", usage.header_value(account_id)));
+    fn usage(&mut self, account_id: &str, kind: &str, usage: Usage) {
+        self.headers.push((
+            "x-business-use-case-usage",
+            usage.header_value(account_id, kind),
+        ));
     }
 
     /// Cuts the body in half (on a character boundary).

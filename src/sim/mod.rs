@@ -1,5 +1,5 @@
-//! Loopback simulator of the Instagram Graph API, used by `triage demo`, the integration tests
-//! and anyone without API access.
+//! Loopback simulator of the Instagram and Facebook Pages Graph API, YouTube Data API and TikTok
+//! API for Business, used by `triage demo`, the integration tests and anyone without API access.
 //!
 //! # Design
 //!
@@ -18,7 +18,9 @@
 //! The HTTP side (`instagram.rs`) mimics Graph: any `/vNN.N/` prefix, tokens in the query or a
 //! Bearer header, field selection with nested `replies{…}` and `from{…}`, omitted empty edges and
 //! nulls, `paging.next` URLs that repeat every query parameter, Meta's error envelope, the
-//! `X-Business-Use-Case-Usage` header and BUC throttling (`faults.rs`). Faults can be injected one
+//! `X-Business-Use-Case-Usage` header and BUC throttling (`faults.rs`). Facebook Pages objects
+//! live on the same Graph routes and are answered by `facebook.rs` (posts, `filter`/`order`,
+//! `summary`, `from` missing without access). Faults can be injected one
 //! by one ([`SimHandle::inject`]) or drawn at random from the seed ([`SimOptions::fault_rate`]).
 //!
 //! # Choices worth knowing
@@ -38,6 +40,7 @@
 //!   carries `access_token`, even when the request used a Bearer header.
 
 mod clock;
+mod facebook;
 mod faults;
 mod fields;
 mod generate;
@@ -121,7 +124,9 @@ pub struct SimOptions {
     pub fault_rate: f64,
     /// Largest accepted `limit`; larger values are clamped. Default 50.
     pub page_cap: usize,
-    /// Size of the first page of a nested `replies{…}` expansion. Default 5.
+    /// Size of the first page of a nested `replies{…}` (Instagram) or `comments{…}` (Facebook)
+    /// expansion that asks for no size. Default 5. A `.limit(n)` modifier is honoured up to
+    /// `page_cap`, as Graph's field expansion does.
     pub nested_replies_cap: usize,
     /// Calls per account per rolling real-time hour that make 100 % in
     /// `X-Business-Use-Case-Usage`. Default 4800.
@@ -160,6 +165,12 @@ impl Default for SimOptions {
 }
 
 impl SimOptions {
+    /// The first page of a nested reply expansion: its `.limit(n)` up to `page_cap`, or
+    /// `nested_replies_cap` when it names none.
+    pub(crate) fn nested_reply_page(&self, limit: Option<usize>) -> usize {
+        limit.map_or(self.nested_replies_cap, |n| n.clamp(1, self.page_cap))
+    }
+
     fn normalized(mut self) -> Self {
         let defaults = SimOptions::default();
         if self.page_cap == 0 {
@@ -194,6 +205,9 @@ pub struct TruthComment {
     pub parent_id: Option<String>,
     pub username: String,
     pub from_id: String,
+    /// Facebook leaves `from` out of this comment for the Page's token: a client cannot know who
+    /// wrote it (and must not take it for the owner). Always `false` on other platforms.
+    pub author_hidden: bool,
     pub text: String,
     pub timestamp: DateTime<Utc>,
     /// Written by the creator owning the media.
@@ -204,11 +218,12 @@ pub struct TruthComment {
     pub intended: Label,
     /// For a top-level comment: the time of the first creator reply in its thread, or of the first
     /// creator top-level comment on the same media that `@mentions` its author and is not older
-    /// than it, whichever comes first, among those visible now. Always `None` for replies.
+    /// than it, whichever comes first, among those visible now. Always `None` for replies. A
+    /// mention cannot answer a comment whose author is hidden ([`TruthComment::author_hidden`]).
     pub answered_by_owner_at: Option<DateTime<Utc>>,
 }
 
-/// A post (IG media, YouTube or TikTok video) as the generator made it.
+/// A post (IG media, Facebook Page post, YouTube or TikTok video) as the generator made it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimPost {
     pub id: String,
@@ -221,8 +236,9 @@ pub struct SimPost {
 /// A deterministic one-off fault for tests.
 #[derive(Clone, Debug)]
 pub enum Fault {
-    /// Every API call is refused with this throttling code (4, 17, 32, 613 or 80002) for
-    /// `duration` of real time from now.
+    /// Every API call is refused with this throttling code (4, 17, 32, 613, 80001 or 80002) for
+    /// `duration` of real time from now. A Facebook Page's token hears 80001 for 80002 and 32 for
+    /// 613 (the Page flavours of the same limits), with usage of type `pages`.
     Throttle {
         code: u32,
         duration: std::time::Duration,

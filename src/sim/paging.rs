@@ -30,6 +30,9 @@ pub(crate) enum Edge {
     Media,
     Comments,
     Replies,
+    /// A comment list read oldest first (Facebook `order=chronological`), whose positions are
+    /// mirrored so that the same newest-first cut serves it.
+    OldestFirst,
 }
 
 impl Edge {
@@ -38,6 +41,7 @@ impl Edge {
             Edge::Media => "m",
             Edge::Comments => "c",
             Edge::Replies => "r",
+            Edge::OldestFirst => "o",
         }
     }
 }

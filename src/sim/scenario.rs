@@ -164,6 +164,7 @@ impl Scenario {
                         parent_id: c.parent.map(|p| self.comments[p].id.clone()),
                         username: c.username.clone(),
                         from_id: c.from_id.clone(),
+                        author_hidden: super::facebook::author_hidden(self, i),
                         text: c.text.clone(),
                         timestamp: c.timestamp,
                         by_owner: c.role == Role::Owner,
@@ -196,9 +197,16 @@ impl Scenario {
             .map(|&r| &self.comments[r])
             .filter(|r| r.role == Role::Owner && r.visible_at(now))
             .map(|r| r.timestamp);
+        // A mention names the author's handle: when the platform hides the author (Facebook
+        // without access), nobody reading the API can tell whom a mention answers.
+        let hidden_author = super::facebook::author_hidden(self, index);
         let by_mention = owner_top_level
             .iter()
-            .filter(|t| t.timestamp >= comment.timestamp && mentions(&t.text, &comment.username))
+            .filter(|t| {
+                !hidden_author
+                    && t.timestamp >= comment.timestamp
+                    && mentions(&t.text, &comment.username)
+            })
             .map(|t| t.timestamp);
         in_thread.chain(by_mention).min()
     }

@@ -55,6 +55,21 @@ fn the_demo_keeps_data_that_the_digest_command_reads() {
     );
     assert!(stdout.contains("summary: "), "{stdout}");
     assert!(stdout.contains("open product question"), "{stdout}");
+    for platform in ["instagram", "facebook", "youtube", "tiktok"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{platform}: ")))
+            .unwrap_or_else(|| panic!("no {platform} line in {stdout}"));
+        let count: u64 = line
+            .trim_start_matches(&format!("{platform}: "))
+            .split(' ')
+            .next()
+            .unwrap()
+            .replace(',', "")
+            .parse()
+            .unwrap();
+        assert!(count > 0, "{platform} was polled: {line}");
+    }
 
     let config = dir.path().join("triage.toml");
     let out = triage()

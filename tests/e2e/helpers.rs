@@ -122,7 +122,8 @@ pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
 
 /// Top-level audience comments that the owner or the brand answered, derived from the raw ground
 /// truth: a reply by either in the thread, or a later top-level comment of theirs @mentioning the
-/// author. Indexed by thread and by post, so a 50,000-comment world takes no quadratic scan.
+/// author (when the platform shows who the author is). Indexed by thread and by post, so a
+/// 50,000-comment world takes no quadratic scan.
 pub fn expected_answered(truth: &[TruthComment]) -> HashSet<String> {
     let answerers = || truth.iter().filter(|a| a.by_owner || a.by_brand);
     let replied: HashSet<(&str, &str)> = answerers()
@@ -146,7 +147,11 @@ pub fn expected_answered(truth: &[TruthComment]) -> HashSet<String> {
                 .get(q.media_id.as_str())
                 .into_iter()
                 .flatten()
-                .any(|a| a.timestamp >= q.timestamp && mentions(&a.text.to_lowercase(), &mention));
+                .any(|a| {
+                    !q.author_hidden
+                        && a.timestamp >= q.timestamp
+                        && mentions(&a.text.to_lowercase(), &mention)
+                });
         if is_answered {
             answered.insert(q.id.clone());
         }
