@@ -235,7 +235,7 @@ async fn a_resumed_backfill_does_not_read_again_what_the_interrupted_run_stored(
 /// walk did not reach fall in the same interval, the platform's count moves by exactly what the
 /// walk found: the reply is missing and the deleted comment stays live until the next full walk
 /// (`reconcile_interval_hours`, or half the post's age), which this test never reaches. The kill
-/// test meets the same loss on TikTok once Facebook joins its world (seed 40404, 4 platforms).
+/// test meets the same loss (seed 40404 on four platforms: a TikTok reply) and tolerates it.
 #[tokio::test]
 #[ignore = "known loss: a deletion masks a reply in an old thread from the count (at poll 5 with this seed); needs per-thread reply counts or deletion detection"]
 async fn comments_deleted_while_others_arrive_are_marked_deleted() {
