@@ -99,6 +99,11 @@ enum Command {
         /// One cycle, then exit (non-zero if any account failed).
         #[arg(long)]
         once: bool,
+        /// With --once: read every post to its end (edits, deletions, and a reply whose count a
+        /// deletion cancelled out), as the schedule otherwise does once a day or less. Before
+        /// an audit, say.
+        #[arg(long, requires = "once")]
+        full: bool,
     },
     /// Print a recipient's digest of unanswered product questions, or send it (`digest send`).
     #[command(args_conflicts_with_subcommands = true)]
@@ -213,7 +218,7 @@ impl Cli {
                 crate::sim::serve(listen, params, options, warmup, speed).await?;
                 Ok(ExitCode::SUCCESS)
             }
-            Command::Poll { once } => poll(&self.config, once).await,
+            Command::Poll { once, full } => poll(&self.config, once, full).await,
             Command::Digest {
                 action: Some(DigestAction::Send { recipient, now }),
                 ..
@@ -319,7 +324,7 @@ fn classifier_with(rules: Option<&Path>) -> anyhow::Result<Classifier> {
     Ok(builder.build()?)
 }
 
-async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
+async fn poll(config: &Path, once: bool, full: bool) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
     stop_on_signal(cancel.clone());
     let settings = Arc::new(Settings::load(config)?);
@@ -333,7 +338,11 @@ async fn poll(config: &Path, once: bool) -> anyhow::Result<ExitCode> {
     })
     .with_progress(crate::progress::ProgressOutput::detect());
     let code = if once {
-        let report = worker.poll_once(&cancel).await;
+        let report = if full {
+            worker.poll_full(&cancel).await
+        } else {
+            worker.poll_once(&cancel).await
+        };
         print!("{report}");
         if report.failures() > 0 {
             ExitCode::FAILURE

@@ -113,6 +113,8 @@ pub struct PostView {
     pub last_full_walk_at: Option<DateTime<Utc>>,
     /// After this instant the post is out of every campaign window; `None`: no end.
     pub polling_ends_at: Option<DateTime<Utc>>,
+    /// The user asked for every post to be read in full now (`triage poll --once --full`).
+    pub full_walk_requested: bool,
 }
 
 /// Why a post is walked this cycle.
@@ -206,6 +208,9 @@ pub fn decide(post: &PostView, now: DateTime<Utc>, settings: &ScheduleSettings) 
     }
     if !post.ever_completed {
         return PostDecision::Walk(WalkReason::Backfill);
+    }
+    if post.full_walk_requested {
+        return PostDecision::Walk(WalkReason::EditCheck);
     }
     let age = (now - post.created_at).max(Duration::zero());
     match post.comments_count {
@@ -387,6 +392,7 @@ mod tests {
             last_walked_at: Some(now() - Duration::minutes(5)),
             last_full_walk_at: Some(now() - Duration::hours(1)),
             polling_ends_at: None,
+            full_walk_requested: false,
         }
     }
 
@@ -396,6 +402,34 @@ mod tests {
         assert_eq!(
             decide(&post, now(), &settings()),
             PostDecision::Skip(SkipReason::Unchanged)
+        );
+    }
+
+    #[test]
+    fn a_requested_full_walk_reads_every_post_but_those_out_of_their_campaign() {
+        let moved = PostView {
+            comments_count: Some(43),
+            full_walk_requested: true,
+            ..settled(Duration::days(12), 40)
+        };
+        let unchanged = PostView {
+            full_walk_requested: true,
+            ..settled(Duration::hours(3), 40)
+        };
+        for post in [moved, unchanged] {
+            assert_eq!(
+                decide(&post, now(), &settings()),
+                PostDecision::Walk(WalkReason::EditCheck)
+            );
+        }
+        let over = PostView {
+            full_walk_requested: true,
+            polling_ends_at: Some(now() - Duration::days(60)),
+            ..settled(Duration::days(90), 40)
+        };
+        assert_eq!(
+            decide(&over, now(), &settings()),
+            PostDecision::Skip(SkipReason::CampaignOver)
         );
     }
 

@@ -13,7 +13,9 @@
 //! Exactly-once: a page's comments and the cursor of the next page commit in one transaction, and
 //! the watermark moves only when a walk completes, so a crash or kill at any point resumes from the
 //! last committed page and loses nothing; re-reading a page is harmless because comments are keyed
-//! by their platform id. Failures are isolated per account: an expired token fails that account
+//! by their platform id. What the walks found since the post was last settled is counted in the
+//! same transactions, so a resumed walk explains the platform's count without reading the post
+//! again. Failures are isolated per account: an expired token fails that account
 //! with an actionable message and the others complete. Cancellation is checked between pages:
 //! the page in hand is stored before the worker stops.
 
@@ -161,6 +163,9 @@ enum Mode {
     Scheduled,
     /// `poll --once`: everything announced is searched for now.
     CatchUp,
+    /// `poll --once --full`: every post is read to its end now. Nothing else finds a new reply
+    /// whose count a deletion cancelled out, short of the post's next scheduled full walk.
+    Reconcile,
 }
 
 /// How far a walk reads.
@@ -301,6 +306,14 @@ impl Worker {
     /// need reading.
     pub async fn poll_once(&self, cancel: &CancellationToken) -> CycleReport {
         self.poll_accounts(|_| true, Mode::CatchUp, cancel).await
+    }
+
+    /// Polls every account once and reads every post in its campaign window to the end (what
+    /// `triage poll --once --full` asks for): edits, deletions and replies hidden from the count
+    /// by a deletion are all found, at the cost of a page per 50–100 comments. Platform budgets
+    /// still apply.
+    pub async fn poll_full(&self, cancel: &CancellationToken) -> CycleReport {
+        self.poll_accounts(|_| true, Mode::Reconcile, cancel).await
     }
 
     /// Polls the accounts whose next poll is due. A quota-limited account (YouTube) may be due
@@ -613,6 +626,7 @@ impl Worker {
                     media,
                     campaigns,
                     stored.get(post).cloned().unwrap_or_default(),
+                    mode == Mode::Reconcile,
                 )
             })
             .collect();
@@ -688,7 +702,13 @@ impl Worker {
     }
 
     /// What the schedule needs to know of one listed post.
-    fn post_view(&self, media: &Media, campaigns: &[String], stored: PostSchedule) -> PostView {
+    fn post_view(
+        &self,
+        media: &Media,
+        campaigns: &[String],
+        stored: PostSchedule,
+        full_walk_requested: bool,
+    ) -> PostView {
         // Polling ends with the last campaign window the post is in; a post in no campaign, or
         // in one without an end, is polled for as long as it is within the lookback.
         let ends: Option<Vec<DateTime<Utc>>> = campaigns
@@ -712,6 +732,7 @@ impl Worker {
             last_walked_at: stored.last_walked_at,
             last_full_walk_at: stored.last_full_walk_at,
             polling_ends_at: ends.and_then(|ends| ends.into_iter().max()),
+            full_walk_requested,
         }
     }
 
@@ -816,14 +837,16 @@ impl Worker {
         // missing count is carried. Reading old threads is most of what a steady poll costs.
         let age = (self.now() - media.created_at).max(chrono::Duration::zero());
         let search_due = |missing: u64| {
-            mode == Mode::CatchUp
+            mode != Mode::Scheduled
                 || reason == WalkReason::FindMissing
                 || missing >= 4 * u64::from(self.schedule_settings.page_size)
                 || stored
                     .last_search_at
                     .is_none_or(|at| at + self.schedule_settings.search_interval(age) <= self.now())
         };
-        let mut found = first.inserted as i64;
+        // What walks found since the count was last reconciled: this one, and those a kill or a
+        // shutdown interrupted before they could settle the post (counted with their pages).
+        let mut found = (stored.found_since_settled + first.inserted) as i64;
         let mut refreshed = false;
         if found < wanted && search_due((wanted - found) as u64) {
             found += self
@@ -831,8 +854,13 @@ impl Worker {
                 .await? as i64;
             refreshed = true;
         }
+        // A first backfill finished by a later run has still read every page, newest to last:
+        // every comment was new to it, so there is no edit to look for on the next cycle.
+        let resumed_backfill =
+            reason == WalkReason::Resume && !stored.ever_completed() && first.reached_end;
         let settled = WalkRecord {
             count: Some(count),
+            full: resumed_backfill,
             ..WalkRecord::default()
         };
         let depth = match found.cmp(&wanted) {
@@ -863,32 +891,48 @@ impl Worker {
             ?depth,
             "the comment count moved differently from the new comments found; reading further"
         );
-        let state = self.store.walk_state(post).await?;
-        let deeper = self
-            .walk_post(
-                client,
-                post,
-                &media.external_id,
-                &state,
-                depth,
-                cancel,
-                outcome,
-            )
-            .await?;
-        if !deeper.completed {
-            return Ok(());
+        let mut depth = depth;
+        loop {
+            let state = self.store.walk_state(post).await?;
+            let deeper = self
+                .walk_post(
+                    client,
+                    post,
+                    &media.external_id,
+                    &state,
+                    depth,
+                    cancel,
+                    outcome,
+                )
+                .await?;
+            if !deeper.completed {
+                return Ok(());
+            }
+            if deeper.reached_end {
+                return self.finish_full_walk(post, media, &deeper).await;
+            }
+            if depth != Depth::Full && found + deeper.inserted as i64 > wanted {
+                // The search found more than the count moved by: comments were deleted meanwhile,
+                // and settling now would keep them live for good (later counts balance around
+                // them). Only reading every page tells which.
+                tracing::info!(
+                    wanted,
+                    found = found + deeper.inserted as i64,
+                    "more comments found than the count announced; reading every page for deletions"
+                );
+                depth = Depth::Full;
+                continue;
+            }
+            return self
+                .settle(
+                    post,
+                    WalkRecord {
+                        searched: true,
+                        ..settled
+                    },
+                )
+                .await;
         }
-        if deeper.reached_end {
-            return self.finish_full_walk(post, media, &deeper).await;
-        }
-        self.settle(
-            post,
-            WalkRecord {
-                searched: true,
-                ..settled
-            },
-        )
-        .await
     }
 
     async fn settle(&self, post: PostKey, record: WalkRecord) -> Result<(), PollError> {

@@ -75,6 +75,8 @@ pub(crate) struct FaultState {
     expired: HashMap<String, DateTime<Utc>>,
     comments_disabled: HashSet<String>,
     deleted_media: HashSet<String>,
+    /// Requests planned to fail so far (one-off, throttle window or random draw).
+    faults_planned: u64,
 }
 
 impl FaultState {
@@ -89,7 +91,14 @@ impl FaultState {
             expired: HashMap::new(),
             comments_disabled: HashSet::new(),
             deleted_media: HashSet::new(),
+            faults_planned: 0,
         }
+    }
+
+    /// Requests [`FaultState::plan`] decided to fail so far, so tests can tell how many faults a
+    /// run really met.
+    pub(crate) fn faults_planned(&self) -> u64 {
+        self.faults_planned
     }
 
     /// Records a fault; `sim_now` stamps token expiries.
@@ -136,6 +145,14 @@ impl FaultState {
     /// Decides the fate of the next request: one-off faults first, then an injected throttle,
     /// then the seeded random draw.
     pub(crate) fn plan(&mut self, real_now: Instant) -> Planned {
+        let planned = self.draw(real_now);
+        if planned != Planned::Normal {
+            self.faults_planned += 1;
+        }
+        planned
+    }
+
+    fn draw(&mut self, real_now: Instant) -> Planned {
         if let Some(front) = self.one_offs.front_mut() {
             let planned = front.planned;
             front.remaining -= 1;
@@ -239,6 +256,7 @@ mod tests {
             sim,
         );
         let plans: Vec<Planned> = (0..4).map(|_| state.plan(now)).collect();
+        assert_eq!(state.faults_planned(), 3);
         assert_eq!(
             plans,
             [

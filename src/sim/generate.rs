@@ -17,7 +17,7 @@ pub(crate) type SimRng = ChaCha8Rng;
 pub(crate) const BRAND_USERNAME: &str = "glowlab";
 
 /// Languages comments are written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Lang {
     En,
     Es,

@@ -153,6 +153,10 @@ impl SimState {
         self.served.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn faults_served(&self) -> u64 {
+        self.lock_faults().faults_planned()
+    }
+
     fn lock_faults(&self) -> std::sync::MutexGuard<'_, FaultState> {
         // A panic while holding the lock cannot leave the fault state inconsistent.
         self.faults.lock().unwrap_or_else(|e| e.into_inner())

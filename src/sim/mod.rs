@@ -443,6 +443,12 @@ impl SimHandle {
         self.state.requests_served()
     }
 
+    /// Requests answered with a fault (5xx, truncated or HTML body, throttling), injected or
+    /// drawn at random; part of [`SimHandle::requests_served`].
+    pub fn faults_served(&self) -> u64 {
+        self.state.faults_served()
+    }
+
     /// Stops accepting connections and lets in-flight requests finish.
     pub fn shutdown(&self) {
         self.shutdown.cancel();

@@ -132,21 +132,29 @@ impl Scenario {
     }
 
     /// Comments and replies visible at `now`, with who answered what (see [`TruthComment`]).
+    ///
+    /// One pass over the comments and one over each post's owner comments, so tests can ask for
+    /// the truth of a 50,000-comment world after every step.
     pub(crate) fn ground_truth(&self, now: DateTime<Utc>) -> Vec<TruthComment> {
+        let mut by_media: Vec<Vec<usize>> = vec![Vec::new(); self.media.len()];
+        for (i, c) in self.comments.iter().enumerate() {
+            if self.listed_at(i, now) {
+                by_media[c.media].push(i);
+            }
+        }
         let mut out = Vec::new();
         for (account_index, account) in self.accounts.iter().enumerate() {
             let mut media: Vec<usize> = self.media_by_account[account_index].clone();
             media.reverse();
             for m in media {
-                let mut indexes: Vec<usize> = self
-                    .comments
+                let owner_top_level: Vec<&SimComment> = self.top_level_by_media[m]
                     .iter()
-                    .enumerate()
-                    .filter(|&(i, c)| c.media == m && self.listed_at(i, now))
-                    .map(|(i, _)| i)
+                    .map(|&t| &self.comments[t])
+                    .filter(|t| t.role == Role::Owner && t.visible_at(now))
                     .collect();
+                let indexes = &mut by_media[m];
                 indexes.sort_by_key(|&i| (self.comments[i].timestamp, self.comments[i].key));
-                for i in indexes {
+                for &i in indexes.iter() {
                     let c = &self.comments[i];
                     out.push(TruthComment {
                         id: c.id.clone(),
@@ -162,7 +170,7 @@ impl Scenario {
                         by_owner: c.role == Role::Owner,
                         by_brand: c.role == Role::Brand,
                         intended: c.intended,
-                        answered_by_owner_at: self.answered_by_owner_at(i, now),
+                        answered_by_owner_at: self.answered_by_owner_at(i, &owner_top_level, now),
                     });
                 }
             }
@@ -170,7 +178,13 @@ impl Scenario {
         out
     }
 
-    fn answered_by_owner_at(&self, index: usize, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// `owner_top_level`: the owner's top-level comments on the comment's media visible at `now`.
+    fn answered_by_owner_at(
+        &self,
+        index: usize,
+        owner_top_level: &[&SimComment],
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         let comment = &self.comments[index];
         if comment.parent.is_some() {
             return None;
@@ -186,13 +200,10 @@ impl Scenario {
         // A mention names the author's handle: when the platform hides the author (Facebook
         // without access), nobody reading the API can tell whom a mention answers.
         let hidden_author = super::facebook::author_hidden(self, index);
-        let by_mention = self.top_level_by_media[comment.media]
+        let by_mention = owner_top_level
             .iter()
-            .map(|&t| &self.comments[t])
             .filter(|t| {
                 !hidden_author
-                    && t.role == Role::Owner
-                    && t.visible_at(now)
                     && t.timestamp >= comment.timestamp
                     && mentions(&t.text, &comment.username)
             })
@@ -216,7 +227,6 @@ pub(crate) fn mentions(text: &str, handle: &str) -> bool {
 struct Person {
     username: String,
     id: String,
-    lang: Lang,
 }
 
 /// A top-level comment before it is stored: what it is and who wrote it.
@@ -235,6 +245,9 @@ struct Builder<'p> {
     used_ids: HashSet<String>,
     used_handles: HashSet<String>,
     people: Vec<Person>,
+    /// Indexes into `people` by language, in creation order: picking a returning commenter must
+    /// not scan everyone (that made a 50,000-comment world take most of a minute to build).
+    people_by_lang: HashMap<Lang, Vec<usize>>,
     accounts: Vec<SimAccount>,
     codes: Vec<String>,
     media: Vec<SimMedia>,
@@ -251,6 +264,7 @@ impl<'p> Builder<'p> {
             used_ids: HashSet::new(),
             used_handles: HashSet::new(),
             people: Vec::new(),
+            people_by_lang: HashMap::new(),
             accounts: Vec::new(),
             codes: Vec::new(),
             media: Vec::new(),
@@ -310,20 +324,22 @@ impl<'p> Builder<'p> {
 
     /// A commenter writing in `lang`: sometimes a returning one.
     fn person(&mut self, lang: Lang) -> usize {
-        if self.rng.random_bool(0.2) {
-            let same: Vec<usize> = (0..self.people.len())
-                .filter(|&i| self.people[i].lang == lang)
-                .collect();
-            if let Some(&i) = same.choose(&mut self.rng) {
-                return i;
-            }
+        if self.rng.random_bool(0.2)
+            && let Some(&i) = self
+                .people_by_lang
+                .get(&lang)
+                .and_then(|same| same.choose(&mut self.rng))
+        {
+            return i;
         }
         let handle = generate::commenter_username(&mut self.rng, lang);
         let username = self.unique_handle(handle);
         let first = char::from(b'1' + self.rng.random_range(0..9u8)).to_string();
         let id = self.numeric_id(&first, 17);
-        self.people.push(Person { username, id, lang });
-        self.people.len() - 1
+        self.people.push(Person { username, id });
+        let index = self.people.len() - 1;
+        self.people_by_lang.entry(lang).or_default().push(index);
+        index
     }
 
     fn friends(&mut self) -> Vec<String> {

@@ -146,6 +146,7 @@ impl Store {
         }
 
         save_progress(&mut tx, post, progress, seen_at).await?;
+        count_found(&mut tx, post, outcome.inserted, seen_at).await?;
         if outcome.inserted + outcome.updated > 0 {
             outcome.answered = resolve_answers(&mut tx, post).await?;
         }
@@ -399,6 +400,31 @@ async fn save_progress(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Adds the page's new comments to what the post's walks found since it was last settled, in the
+/// page's transaction: a restarted worker then knows what its killed predecessor found.
+async fn count_found(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+    inserted: u64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if inserted == 0 {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO poll_state (post_id, found_since_settled, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (post_id) DO UPDATE
+             SET found_since_settled = poll_state.found_since_settled
+                                       + excluded.found_since_settled",
+    )
+    .bind(post.0)
+    .bind(inserted as i64)
+    .bind(to_unix(at))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -21,6 +21,9 @@ pub struct PostSchedule {
     pub missing_comments: u64,
     /// When a walk last went past the watermark to look for them.
     pub last_search_at: Option<DateTime<Utc>>,
+    /// Comments new to the store since the count was last reconciled: what walks interrupted
+    /// since then (by a kill, a shutdown, a failed request) already found.
+    pub found_since_settled: u64,
 }
 
 impl PostSchedule {
@@ -93,7 +96,8 @@ impl Store {
         for chunk in posts.chunks(500) {
             let mut query = QueryBuilder::<Sqlite>::new(
                 "SELECT post_id, watermark, walk_after, walk_newest, reconciled_count,
-                        last_walked_at, last_full_walk_at, missing_comments, last_search_at
+                        last_walked_at, last_full_walk_at, missing_comments, last_search_at,
+                        found_since_settled
                  FROM poll_state WHERE post_id IN (",
             );
             let mut ids = query.separated(", ");
@@ -116,6 +120,7 @@ impl Store {
                     last_full_walk_at: time("poll_state", row.try_get(6)?)?,
                     missing_comments: row.try_get::<i64, _>(7)?.max(0) as u64,
                     last_search_at: time("poll_state", row.try_get(8)?)?,
+                    found_since_settled: row.try_get::<i64, _>(9)?.max(0) as u64,
                 };
                 out.insert(post, schedule);
             }
@@ -124,7 +129,8 @@ impl Store {
     }
 
     /// Records how a walk of the post that completed at `at` left it: `count` is the platform's
-    /// count the store now accounts for, `missing` how many of those no walk has found yet.
+    /// count the store now accounts for, `missing` how many of those no walk has found yet. What
+    /// walks found since the last settlement is accounted for by these, so its tally restarts.
     ///
     /// # Errors
     /// A database error.
@@ -142,6 +148,7 @@ impl Store {
                  SET reconciled_count = COALESCE(excluded.reconciled_count,
                                                  poll_state.reconciled_count),
                      missing_comments = excluded.missing_comments,
+                     found_since_settled = 0,
                      last_walked_at = excluded.last_walked_at,
                      last_full_walk_at = COALESCE(excluded.last_full_walk_at,
                                                   poll_state.last_full_walk_at),
@@ -227,5 +234,97 @@ impl Store {
             )?,
             deferred_posts: row.try_get::<i64, _>(5)?.max(0) as u64,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+    use crate::domain::{AuthorRole, Comment, Label, Media, Platform, RuleId, Verdict};
+    use crate::store::{ClassifiedComment, WalkProgress};
+
+    fn comment(id: &str, at: DateTime<Utc>) -> ClassifiedComment {
+        ClassifiedComment {
+            comment: Comment {
+                external_id: id.into(),
+                parent_id: None,
+                author_id: Some("70".into()),
+                author_handle: "ann".into(),
+                text: format!("comment {id}"),
+                created_at: at,
+                role: AuthorRole::Audience,
+                hidden: false,
+            },
+            verdict: Verdict {
+                label: Label::NotQuestion,
+                rule: RuleId::new("test.none"),
+                overruled: None,
+            },
+        }
+    }
+
+    /// The tally a restarted worker reads to know what its killed predecessor found: it grows with
+    /// every page that stores new comments (repeats do not count) and restarts when a walk
+    /// settles the post.
+    #[tokio::test]
+    async fn comments_found_are_counted_with_their_pages_until_the_post_is_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let now = Utc::now();
+        let account = store
+            .upsert_account(Platform::Instagram, "1784", "ann", "ann")
+            .await
+            .unwrap();
+        let media = Media {
+            external_id: "1801".into(),
+            caption: "#ad".into(),
+            permalink: None,
+            created_at: now - Duration::hours(5),
+            comments_count: Some(4),
+        };
+        let post = store
+            .upsert_posts(account, &[(media, vec![])])
+            .await
+            .unwrap()[0];
+        let found = |store: Store| async move {
+            store.post_schedules(&[post]).await.unwrap()[&post].found_since_settled
+        };
+        let first_page = [comment("11", now), comment("12", now)];
+        let after = WalkProgress::Continue {
+            after: "c1".into(),
+            walk_newest: Some(now),
+        };
+        store
+            .save_comment_page(post, &first_page, &after, now)
+            .await
+            .unwrap();
+        // A killed run leaves exactly this; the restart re-reads the page it was killed on.
+        store
+            .save_comment_page(post, &first_page, &after, now)
+            .await
+            .unwrap();
+        assert_eq!(found(store.clone()).await, 2);
+        let done = WalkProgress::Complete {
+            watermark: Some(now),
+        };
+        store
+            .save_comment_page(post, &[comment("13", now)], &done, now)
+            .await
+            .unwrap();
+        store
+            .save_comment_page(post, &[comment("14", now)], &WalkProgress::Unchanged, now)
+            .await
+            .unwrap();
+        assert_eq!(found(store.clone()).await, 4);
+
+        let settled = WalkRecord {
+            count: Some(4),
+            ..WalkRecord::default()
+        };
+        store.record_walk(post, now, &settled).await.unwrap();
+        assert_eq!(found(store.clone()).await, 0);
+        store.close().await;
     }
 }

@@ -122,23 +122,36 @@ pub fn assert_same_comments(stored: &[StoredComment], truth: &[TruthComment]) {
 
 /// Top-level audience comments that the owner or the brand answered, derived from the raw ground
 /// truth: a reply by either in the thread, or a later top-level comment of theirs @mentioning the
-/// author (when the platform shows who the author is).
+/// author (when the platform shows who the author is). Indexed by thread and by post, so a
+/// 50,000-comment world takes no quadratic scan.
 pub fn expected_answered(truth: &[TruthComment]) -> HashSet<String> {
+    let answerers = || truth.iter().filter(|a| a.by_owner || a.by_brand);
+    let replied: HashSet<(&str, &str)> = answerers()
+        .filter_map(|a| Some((a.media_id.as_str(), a.parent_id.as_deref()?)))
+        .collect();
+    let mut top_level_answers: HashMap<&str, Vec<&TruthComment>> = HashMap::new();
+    for a in answerers().filter(|a| a.parent_id.is_none()) {
+        top_level_answers
+            .entry(a.media_id.as_str())
+            .or_default()
+            .push(a);
+    }
     let mut answered = HashSet::new();
     for q in truth
         .iter()
         .filter(|c| c.parent_id.is_none() && !c.by_owner && !c.by_brand)
     {
         let mention = format!("@{}", q.username.to_lowercase());
-        let is_answered = truth.iter().any(|a| {
-            (a.by_owner || a.by_brand)
-                && a.media_id == q.media_id
-                && (a.parent_id.as_deref() == Some(q.id.as_str())
-                    || (a.parent_id.is_none()
-                        && !q.author_hidden
+        let is_answered = replied.contains(&(q.media_id.as_str(), q.id.as_str()))
+            || top_level_answers
+                .get(q.media_id.as_str())
+                .into_iter()
+                .flatten()
+                .any(|a| {
+                    !q.author_hidden
                         && a.timestamp >= q.timestamp
-                        && mentions(&a.text.to_lowercase(), &mention)))
-        });
+                        && mentions(&a.text.to_lowercase(), &mention)
+                });
         if is_answered {
             answered.insert(q.id.clone());
         }

@@ -4,6 +4,7 @@ mod cli;
 mod delivery;
 mod digest;
 mod helpers;
+mod kill;
 mod platforms;
 mod poll;
 mod schedule;
