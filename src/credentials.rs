@@ -14,8 +14,12 @@
 //! A refresh the platform refuses for good (revoked, expired, `invalid_grant`, wrong app
 //! credentials) makes the token *dead*: the reason, with what to do about it, is stored and shown
 //! by `triage status` and the digest, and the account is not polled until the user exports new
-//! tokens (their fingerprint changes). A refresh that gets no answer leaves the token in hand in
-//! use; the next poll tries again. Deciding (`due`) is separate from acting (`refresh`).
+//! tokens (their fingerprint changes: the stored state starts over) or changes the refresh settings
+//! the message names (client id, client secret, token URL, refresh mode: their own fingerprint
+//! changes, the dead token is tried again with the stored tokens, which keeps a refresh token the
+//! platform rotated). Both fingerprints are hashes; no exported secret is stored. A refresh that
+//! gets no answer leaves the token in hand in use; the next poll tries again. Deciding (`due`) is
+//! separate from acting (`refresh`).
 //!
 //! Every new token is stored before it is used, so a restarted worker sends the refreshed token
 //! (and TikTok's rotated refresh token), not the exported one, which may have expired.
@@ -26,7 +30,9 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::config::{AccountSettings, TokenRefresh, oauth_secrets_from_env, token_from_env};
+use crate::config::{
+    AccountSettings, OAuthSecrets, TokenRefresh, oauth_secrets_from_env, token_from_env,
+};
 use crate::domain::Platform;
 use crate::platforms::PlatformError;
 use crate::platforms::http::HttpPolicy;
@@ -63,6 +69,8 @@ pub enum TokenError {
 struct Seed {
     refresh: Option<SecretString>,
     fingerprint: String,
+    /// Of the refresh settings: see [`config_fingerprint`].
+    config_fingerprint: String,
 }
 
 /// What the keeper knows about the token in use; mirrored in the store.
@@ -120,6 +128,7 @@ impl TokenKeeper {
         }
         .transpose()
         .map_err(|e| e.to_string())?;
+        let config_fingerprint = config_fingerprint(&account.token_refresh(), url, oauth.as_ref());
         let refresh = oauth.map(|s| s.refresh_token);
         let fingerprint = fingerprint(&access, refresh.as_ref());
         let client_envs = match account.token_refresh() {
@@ -140,6 +149,7 @@ impl TokenKeeper {
             seed: Seed {
                 refresh,
                 fingerprint,
+                config_fingerprint,
             },
             refresher,
             configured_expiry: account.token_expires_at,
@@ -222,7 +232,17 @@ impl TokenKeeper {
             .await?
             .filter(|r| r.seed_fingerprint == self.seed.fingerprint);
         state.record = match stored {
-            Some(record) => {
+            Some(mut record) => {
+                if record.config_fingerprint.as_ref() != Some(&self.seed.config_fingerprint) {
+                    // The user may have fixed what a dead message asked for: try again.
+                    if record.dead_reason.take().is_some() {
+                        record.dead_at = None;
+                        tracing::info!(
+                            "the refresh settings changed since the token died: trying it again"
+                        );
+                    }
+                    record.config_fingerprint = Some(self.seed.config_fingerprint.clone());
+                }
                 if let Some(access) = &record.access_token {
                     self.token.set(access.clone());
                 }
@@ -249,6 +269,7 @@ impl TokenKeeper {
             None => {
                 let record = TokenRecord {
                     seed_fingerprint: self.seed.fingerprint.clone(),
+                    config_fingerprint: Some(self.seed.config_fingerprint.clone()),
                     refreshable: self.can_refresh(),
                     expires_at: self.configured_expiry,
                     ..TokenRecord::default()
@@ -462,6 +483,32 @@ fn fingerprint(access: &SecretString, refresh: Option<&SecretString>) -> String 
     hex::encode(hasher.finalize())
 }
 
+/// SHA-256 of the refresh settings: the refresh mode, the token URL and the client credentials.
+/// Tells a corrected configuration from the one a dead token died with, without storing the
+/// credentials.
+fn config_fingerprint(
+    mode: &TokenRefresh,
+    token_url: Option<&str>,
+    client: Option<&OAuthSecrets>,
+) -> String {
+    let mode = match mode {
+        TokenRefresh::Manual => "manual",
+        TokenRefresh::InstagramLongLived => "instagram_long_lived",
+        TokenRefresh::OAuth { .. } => "oauth",
+    };
+    let mut hasher = Sha256::new();
+    for part in [
+        mode,
+        token_url.unwrap_or_default(),
+        client.map_or("", |c| c.client_id.expose_secret()),
+        client.map_or("", |c| c.client_secret.expose_secret()),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hex::encode(hasher.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,6 +647,39 @@ mod tests {
         assert_ne!(fingerprint(&a, None), fingerprint(&b, None));
         assert_ne!(fingerprint(&a, Some(&a)), fingerprint(&a, Some(&b)));
         assert_eq!(fingerprint(&a, Some(&b)), fingerprint(&a, Some(&b)));
+    }
+
+    #[test]
+    fn the_config_fingerprint_changes_with_each_refresh_setting() {
+        let oauth = |id: &str, secret: &str| OAuthSecrets {
+            refresh_token: SecretString::from("r"),
+            client_id: SecretString::from(id.to_owned()),
+            client_secret: SecretString::from(secret.to_owned()),
+        };
+        let mode = TokenRefresh::OAuth {
+            refresh_token_env: "R".into(),
+            client_id_env: "I".into(),
+            client_secret_env: "S".into(),
+        };
+        let base = config_fingerprint(&mode, None, Some(&oauth("id", "secret")));
+        assert_eq!(
+            base,
+            config_fingerprint(&mode, None, Some(&oauth("id", "secret")))
+        );
+        for other in [
+            config_fingerprint(&mode, None, Some(&oauth("id", "secret2"))),
+            config_fingerprint(&mode, None, Some(&oauth("id2", "secret"))),
+            config_fingerprint(
+                &mode,
+                Some("http://127.0.0.1:9/token"),
+                Some(&oauth("id", "secret")),
+            ),
+            config_fingerprint(&TokenRefresh::Manual, None, None),
+            config_fingerprint(&TokenRefresh::InstagramLongLived, None, None),
+        ] {
+            assert_ne!(base, other);
+        }
+        assert!(!base.contains("secret"));
     }
 
     /// Collects what the subscriber writes.

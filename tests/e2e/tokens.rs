@@ -505,3 +505,46 @@ async fn a_live_token_is_renewed_once_per_lifetime_not_once_per_poll() {
     assert_eq!(refreshes, 1 + 6 + 1, "{refreshes} refreshes");
     app.assert_no_comment_lost().await;
 }
+
+#[tokio::test]
+async fn a_token_dead_of_a_wrong_client_secret_comes_back_when_the_secret_is_fixed() {
+    let mut app = TokenApp::start(
+        &[Platform::Youtube, Platform::Tiktok],
+        88,
+        TokenLifetimes::default(),
+        WorkerClock::Simulated,
+        default_keys,
+    )
+    .await;
+    // Both tokens are renewed once; TikTok's refresh token rotates away from the exported one.
+    app.poll_ok().await;
+
+    // The user changes the client secret to a wrong one: the next renewals are refused.
+    app.env
+        .insert(CLIENT_SECRET_ENV.into(), "not-the-secret".into());
+    app.restart();
+    app.sim.advance(chrono::Duration::hours(25));
+    let report = app.poll().await;
+    for (name, result) in &report.accounts {
+        match result {
+            Err(PollError::Token(TokenError::Dead(message))) => {
+                assert!(
+                    message.contains(&format!("client secret in {CLIENT_SECRET_ENV}")),
+                    "{name}: {message}"
+                );
+                assert!(!message.contains("not-the-secret"), "{message}");
+            }
+            other => panic!("{name}: expected a dead token, got {other:?}"),
+        }
+    }
+
+    // The user fixes the secret, as the message asks, and restarts: both accounts poll again,
+    // TikTok's with the rotated refresh token the store kept.
+    app.env
+        .insert(CLIENT_SECRET_ENV.into(), SIM_CLIENT_SECRET.into());
+    app.restart();
+    app.poll_ok().await;
+    let status = app.status().await;
+    assert!(!status.contains("dead"), "{status}");
+    app.assert_no_comment_lost().await;
+}
