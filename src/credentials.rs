@@ -341,7 +341,7 @@ impl TokenKeeper {
                 );
                 Ok(())
             }
-            Err(RefreshError::Refused(error)) if self.too_young(&error) => {
+            Err(RefreshError::TooEarly(error)) => {
                 // Instagram will not renew a token younger than 24 h: wait that long.
                 tracing::info!(error = %error, "the token is too new to be renewed yet");
                 state.record.issued_at = Some(now);
@@ -374,12 +374,6 @@ impl TokenKeeper {
                 Ok(())
             }
         }
-    }
-
-    /// Instagram answers a too-early refresh with a plain parameter error, not a token error.
-    fn too_young(&self, error: &PlatformError) -> bool {
-        self.platform == Platform::Instagram
-            && !matches!(error, PlatformError::TokenRejected { .. })
     }
 
     fn warn_of_expiry(&self, record: &TokenRecord, now: DateTime<Utc>) {

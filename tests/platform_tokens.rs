@@ -117,9 +117,9 @@ async fn instagram_renews_a_day_old_long_lived_token_and_the_old_one_expires_at_
         TokenRefresher::instagram(sim.token_url(Platform::Instagram).as_deref(), policy()).unwrap();
     let original = secret(&account.token);
 
-    // Younger than 24 h: refused, and the token keeps working.
+    // Younger than 24 h: too early, not a refusal, and the token keeps working.
     let early = refresher.refresh(&original, None).await;
-    assert!(matches!(early, Err(RefreshError::Refused(_))), "{early:?}");
+    assert!(matches!(early, Err(RefreshError::TooEarly(_))), "{early:?}");
 
     sim.advance(chrono::Duration::hours(25));
     let renewed = refresher.refresh(&original, None).await.unwrap();

@@ -548,3 +548,70 @@ async fn a_token_dead_of_a_wrong_client_secret_comes_back_when_the_secret_is_fix
     assert!(!status.contains("dead"), "{status}");
     app.assert_no_comment_lost().await;
 }
+
+/// A token endpoint on the loopback that gives every request the same answer.
+async fn fixed_token_endpoint(
+    status: u16,
+    content_type: &'static str,
+    body: &'static str,
+) -> String {
+    let answer = move || async move {
+        (
+            axum::http::StatusCode::from_u16(status).unwrap(),
+            [(axum::http::header::CONTENT_TYPE, content_type)],
+            body,
+        )
+    };
+    let app = axum::Router::new().fallback(answer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_token_endpoint_answering_an_html_404_or_an_unknown_code_is_not_a_dead_token() {
+    // A proxy's HTML page (or a wrong token_url) for Google, an undocumented code for TikTok.
+    let html = fixed_token_endpoint(404, "text/html", "<html><body>Not Found</body></html>").await;
+    let code = fixed_token_endpoint(
+        200,
+        "application/json",
+        r#"{"code":51234,"message":"Something new.","request_id":"1","data":{}}"#,
+    )
+    .await;
+    let urls = [format!("{html}/token"), format!("{code}/refresh_token/")];
+    let mut app = TokenApp::start(
+        &[Platform::Youtube, Platform::Tiktok],
+        89,
+        TokenLifetimes::default(),
+        WorkerClock::Simulated,
+        |_, i, _| {
+            Some(format!(
+                "refresh_token_env = \"{}\"\nclient_id_env = \"{CLIENT_ID_ENV}\"\nclient_secret_env = \"{CLIENT_SECRET_ENV}\"\ntoken_url = \"{}\"\n",
+                refresh_env(i),
+                urls[i]
+            ))
+        },
+    )
+    .await;
+    // The exported tokens are still live: the failed refreshes cost nothing.
+    app.poll_ok().await;
+
+    // Past both lifetimes, the tokens are rejected and cannot be renewed: the polls fail, and
+    // are tried again, but neither token is declared dead, before or after a restart.
+    app.sim.advance(chrono::Duration::hours(25));
+    for _ in 0..2 {
+        let report = app.poll().await;
+        for (name, result) in &report.accounts {
+            match result {
+                Err(PollError::Token(TokenError::Unavailable(message))) => {
+                    assert!(message.contains("the next poll tries again"), "{message}");
+                }
+                other => panic!("{name}: expected an unavailable refresh, got {other:?}"),
+            }
+        }
+        let status = app.status().await;
+        assert!(!status.contains("dead"), "{status}");
+        app.restart();
+    }
+}
