@@ -22,7 +22,9 @@
 //! separate from acting (`refresh`).
 //!
 //! Every new token is stored before it is used, so a restarted worker sends the refreshed token
-//! (and TikTok's rotated refresh token), not the exported one, which may have expired.
+//! (and TikTok's rotated refresh token), not the exported one, which may have expired. When that
+//! save fails, the new tokens are kept in memory but not used, and the next poll saves them before
+//! anything else: a rotated refresh token (the old one no longer works) is never dropped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -78,6 +80,8 @@ struct Seed {
 struct KeeperState {
     loaded: bool,
     record: TokenRecord,
+    /// `record` holds a refreshed token whose save failed: save it before using it.
+    unsaved: bool,
 }
 
 /// Provides an account's access token to its client and keeps it alive.
@@ -218,6 +222,14 @@ impl TokenKeeper {
         if !state.loaded {
             self.restore(&mut state, store, key).await?;
         }
+        if state.unsaved {
+            store.save_token(key, &state.record).await?;
+            state.unsaved = false;
+            if let Some(access) = &state.record.access_token {
+                self.token.set(access.clone());
+            }
+            tracing::info!("the refreshed token is stored now, and in use");
+        }
         Ok(state)
     }
 
@@ -324,16 +336,19 @@ impl TokenKeeper {
         let result = refresher.refresh(&current, refresh_token.as_ref()).await;
         match result {
             Ok(renewed) => {
-                self.token.set(renewed.access_token.clone());
                 let record = &mut state.record;
-                record.access_token = Some(renewed.access_token);
+                record.access_token = Some(renewed.access_token.clone());
                 if let Some(rotated) = renewed.refresh_token {
                     record.refresh_token = Some(rotated);
                 }
                 record.expires_at = renewed.expires_in.map(|lifetime| now + lifetime);
                 record.issued_at = Some(now);
                 record.refreshed_at = Some(now);
-                store.save_token(key, record).await?;
+                state.unsaved = true;
+                store.save_token(key, &state.record).await?;
+                state.unsaved = false;
+                self.token.set(renewed.access_token);
+                let record = &state.record;
                 tracing::info!(
                     expires_at = ?record.expires_at,
                     after_rejection,
@@ -674,6 +689,66 @@ mod tests {
             assert_ne!(base, other);
         }
         assert!(!base.contains("secret"));
+    }
+
+    /// A token endpoint on the loopback that renews any TikTok refresh token into `new-access`
+    /// and rotates it into `rotated`.
+    async fn tiktok_token_endpoint() -> String {
+        let body = r#"{"code":0,"message":"OK","request_id":"1","data":{"access_token":"new-access","expires_in":86400,"refresh_token":"rotated"}}"#;
+        let app = axum::Router::new().fallback(move || async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/refresh_token/")
+    }
+
+    #[tokio::test]
+    async fn a_renewed_token_is_used_only_once_it_is_stored() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let text = format!(
+            "[[accounts]]\nname = \"tt\"\nplatform = \"tiktok\"\naccount_id = \"1\"\nowner_handle = \"t\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"T\"\nrefresh_token_env = \"R\"\nclient_id_env = \"I\"\nclient_secret_env = \"S\"\ntoken_url = \"{}\"\ntoken_expires_at = \"{}\"\n",
+            tiktok_token_endpoint().await,
+            (now + Duration::hours(20)).to_rfc3339()
+        );
+        let settings =
+            crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        let keeper = TokenKeeper::from_settings(
+            &settings.accounts[0],
+            &|name: &str| Some(format!("v-{name}")),
+            HttpPolicy::default(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).await.unwrap();
+        let key = store
+            .upsert_account(Platform::Tiktok, "1", "tt", "t")
+            .await
+            .unwrap();
+        keeper.prepare(&store, key, now).await.unwrap();
+
+        // The platform renews the token (and rotates the refresh token), but the save fails.
+        store.close().await;
+        let failed = keeper.refresh_after_rejection(&store, key, now).await;
+        assert!(matches!(failed, Err(TokenError::Store(_))), "{failed:?}");
+        assert_eq!(
+            keeper.token().get().expose_secret(),
+            "v-T",
+            "not stored, not used"
+        );
+
+        // The next poll stores the new tokens first, then uses them.
+        let store = Store::open(&path).await.unwrap();
+        keeper.prepare(&store, key, now).await.unwrap();
+        assert_eq!(keeper.token().get().expose_secret(), "new-access");
+        let stored = store.load_token(key).await.unwrap().unwrap();
+        assert_eq!(stored.access_token.unwrap().expose_secret(), "new-access");
+        assert_eq!(stored.refresh_token.unwrap().expose_secret(), "rotated");
     }
 
     /// Collects what the subscriber writes.
