@@ -218,7 +218,7 @@ impl TokenRefresher {
                     .await
                     .map_err(|e| self.classify(e))?;
                 Ok(Refreshed {
-                    access_token: SecretString::from(wire.access_token),
+                    access_token: wire.access_token,
                     expires_in: wire.expires_in.map(seconds),
                     refresh_token: None,
                 })
@@ -242,9 +242,9 @@ impl TokenRefresher {
                     .await
                     .map_err(|e| self.classify(e))?;
                 Ok(Refreshed {
-                    access_token: SecretString::from(wire.access_token),
+                    access_token: wire.access_token,
                     expires_in: wire.expires_in.map(seconds),
-                    refresh_token: wire.refresh_token.map(SecretString::from),
+                    refresh_token: wire.refresh_token,
                 })
             }
             Flow::Tiktok(client) => {
@@ -267,12 +267,9 @@ impl TokenRefresher {
                     .map_err(|e| self.classify(e))?;
                 let data = envelope.data;
                 Ok(Refreshed {
-                    access_token: SecretString::from(data.access_token),
+                    access_token: data.access_token,
                     expires_in: data.expires_in.map(seconds),
-                    refresh_token: data
-                        .refresh_token
-                        .filter(|t| !t.is_empty())
-                        .map(SecretString::from),
+                    refresh_token: data.refresh_token.filter(|t| !t.expose_secret().is_empty()),
                 })
             }
         }
@@ -378,23 +375,24 @@ pub fn interpret_tiktok(status: StatusCode, headers: &HeaderMap, body: &[u8]) ->
 /// TikTok: invalid app id / secret pair.
 const TIKTOK_INVALID_APP_CREDENTIALS: u32 = 40101;
 
-// Wire shapes.
+// Wire shapes. Tokens are `SecretString` from the moment they are parsed, so that a `Debug` of a
+// wire struct shows `[REDACTED]`, never a token.
 
 #[derive(Debug, Deserialize)]
 struct InstagramRefresh {
-    access_token: String,
+    access_token: SecretString,
     #[serde(default)]
     expires_in: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
 struct GoogleToken {
-    access_token: String,
+    access_token: SecretString,
     #[serde(default)]
     expires_in: Option<u64>,
     /// Google normally keeps the refresh token; it may send a new one.
     #[serde(default)]
-    refresh_token: Option<String>,
+    refresh_token: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -424,12 +422,12 @@ struct TiktokEnvelope {
 
 #[derive(Debug, Deserialize)]
 struct TiktokToken {
-    access_token: String,
+    access_token: SecretString,
     /// Some TikTok surfaces name it `access_token_expire_in`.
     #[serde(default, alias = "access_token_expire_in")]
     expires_in: Option<u64>,
     #[serde(default)]
-    refresh_token: Option<String>,
+    refresh_token: Option<SecretString>,
 }
 
 #[cfg(test)]
@@ -562,6 +560,24 @@ mod tests {
                 RefreshError::Unavailable(_)
             ));
         }
+    }
+
+    #[test]
+    fn parsed_refresh_answers_never_show_their_tokens() {
+        let instagram: InstagramRefresh =
+            serde_json::from_str(r#"{"access_token":"IGAAsecret1","expires_in":5184000}"#).unwrap();
+        let google: GoogleToken = serde_json::from_str(
+            r#"{"access_token":"ya29.secret2","expires_in":3599,"refresh_token":"1//secret3"}"#,
+        )
+        .unwrap();
+        let tiktok: TiktokEnvelope = serde_json::from_str(
+            r#"{"data":{"access_token":"act.secret4","expires_in":86400,"refresh_token":"rft.secret5"}}"#,
+        )
+        .unwrap();
+        let shown = format!("{instagram:?} {google:?} {tiktok:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert_eq!(google.refresh_token.unwrap().expose_secret(), "1//secret3");
+        assert_eq!(tiktok.data.access_token.expose_secret(), "act.secret4");
     }
 
     #[test]
