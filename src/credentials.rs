@@ -9,6 +9,8 @@
 //!                                        │        Google < 5 min, TikTok < 1 h or unknown expiry)
 //!                                        └─ manual token < 7 days from expiry → warn
 //!              ── poll ── TokenRejected ── TokenKeeper::refresh_after_rejection ── poll again once
+//!                                          (not when `prepare` just failed to refresh: the poll
+//!                                          fails, the next poll tries again)
 //! ```
 //!
 //! A refresh the platform refuses for good (revoked, expired, `invalid_grant`, wrong app
@@ -65,6 +67,18 @@ pub enum TokenError {
     Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What [`TokenKeeper::prepare`] did about the token before a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrepareOutcome {
+    /// The token in hand is the one to poll with (renewed, or not due).
+    Ready,
+    /// A renewal was due and could not be completed (`reason`); the token in hand is used
+    /// meanwhile. Should the platform reject it, a second attempt in the same poll would only
+    /// spend the retry budget again: [`TokenKeeper::refresh_after_rejection`] does not make one.
+    RenewalUnavailable { reason: String },
 }
 
 /// The tokens exported in the environment when the worker started.
@@ -184,32 +198,48 @@ impl TokenKeeper {
         store: &Store,
         key: AccountKey,
         now: DateTime<Utc>,
-    ) -> Result<(), TokenError> {
+    ) -> Result<PrepareOutcome, TokenError> {
         let mut state = self.loaded_state(store, key).await?;
         if let Some(reason) = &state.record.dead_reason {
             return Err(TokenError::Dead(reason.clone()));
         }
-        if self.due(&state.record, now) {
-            self.refresh(&mut state, store, key, now, false).await?;
-        }
+        let outcome = if self.due(&state.record, now) {
+            self.refresh(&mut state, store, key, now, false).await?
+        } else {
+            PrepareOutcome::Ready
+        };
         self.warn_of_expiry(&state.record, now);
-        Ok(())
+        Ok(outcome)
     }
 
-    /// The platform rejected the token in the middle of a poll: renew it once.
+    /// The platform rejected the token in the middle of a poll: renew it once, unless `prepared`
+    /// says a renewal just failed.
     ///
     /// # Errors
     /// [`TokenError::Dead`] when the refresh is refused; [`TokenError::Unavailable`] when it gets
-    /// no answer (the token in hand is known to be bad, so there is nothing to poll with); a store
-    /// error.
+    /// no answer, or just got none (the token in hand is known to be bad, so there is nothing to
+    /// poll with); a store error.
     pub async fn refresh_after_rejection(
         &self,
         store: &Store,
         key: AccountKey,
         now: DateTime<Utc>,
+        prepared: &PrepareOutcome,
     ) -> Result<(), TokenError> {
+        if let PrepareOutcome::RenewalUnavailable { reason } = prepared {
+            return Err(self.rejected_and_unrenewed(reason));
+        }
         let mut state = self.loaded_state(store, key).await?;
-        self.refresh(&mut state, store, key, now, true).await
+        self.refresh(&mut state, store, key, now, true)
+            .await
+            .map(|_| ())
+    }
+
+    fn rejected_and_unrenewed(&self, reason: &str) -> TokenError {
+        TokenError::Unavailable(format!(
+            "account {:?}: the access token was rejected and the refresh could not be completed ({reason}); the next poll tries again",
+            self.account
+        ))
     }
 
     /// The keeper's state, restored from the store on first use.
@@ -323,9 +353,9 @@ impl TokenKeeper {
         key: AccountKey,
         now: DateTime<Utc>,
         after_rejection: bool,
-    ) -> Result<(), TokenError> {
+    ) -> Result<PrepareOutcome, TokenError> {
         let Some(refresher) = &self.refresher else {
-            return Ok(());
+            return Ok(PrepareOutcome::Ready);
         };
         let refresh_token = state
             .record
@@ -354,7 +384,7 @@ impl TokenKeeper {
                     after_rejection,
                     "access token refreshed"
                 );
-                Ok(())
+                Ok(PrepareOutcome::Ready)
             }
             Err(RefreshError::TooEarly(error)) => {
                 // Instagram will not renew a token younger than 24 h: wait that long.
@@ -367,7 +397,7 @@ impl TokenKeeper {
                         self.account
                     )));
                 }
-                Ok(())
+                Ok(PrepareOutcome::Ready)
             }
             Err(RefreshError::Refused(error)) => {
                 let reason = self.dead_message(&error);
@@ -381,12 +411,11 @@ impl TokenKeeper {
             Err(RefreshError::Unavailable(error)) => {
                 tracing::warn!(error = %error, "token refresh got no answer; keeping the token in hand");
                 if after_rejection {
-                    return Err(TokenError::Unavailable(format!(
-                        "account {:?}: the access token was rejected and the refresh could not be completed ({error}); the next poll tries again",
-                        self.account
-                    )));
+                    return Err(self.rejected_and_unrenewed(&error.to_string()));
                 }
-                Ok(())
+                Ok(PrepareOutcome::RenewalUnavailable {
+                    reason: error.to_string(),
+                })
             }
         }
     }
@@ -734,7 +763,9 @@ mod tests {
 
         // The platform renews the token (and rotates the refresh token), but the save fails.
         store.close().await;
-        let failed = keeper.refresh_after_rejection(&store, key, now).await;
+        let failed = keeper
+            .refresh_after_rejection(&store, key, now, &PrepareOutcome::Ready)
+            .await;
         assert!(matches!(failed, Err(TokenError::Store(_))), "{failed:?}");
         assert_eq!(
             keeper.token().get().expose_secret(),

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use comment_triage::classify::Classifier;
 use comment_triage::config::Settings;
@@ -549,31 +550,38 @@ async fn a_token_dead_of_a_wrong_client_secret_comes_back_when_the_secret_is_fix
     app.assert_no_comment_lost().await;
 }
 
-/// A token endpoint on the loopback that gives every request the same answer.
+/// A token endpoint on the loopback that gives every request the same answer; its base URL, and
+/// how many requests it answered.
 async fn fixed_token_endpoint(
     status: u16,
     content_type: &'static str,
     body: &'static str,
-) -> String {
-    let answer = move || async move {
-        (
-            axum::http::StatusCode::from_u16(status).unwrap(),
-            [(axum::http::header::CONTENT_TYPE, content_type)],
-            body,
-        )
+) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let answer = move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                body,
+            )
+        }
     };
     let app = axum::Router::new().fallback(answer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    (format!("http://{addr}"), hits)
 }
 
 #[tokio::test]
 async fn a_token_endpoint_answering_an_html_404_or_an_unknown_code_is_not_a_dead_token() {
     // A proxy's HTML page (or a wrong token_url) for Google, an undocumented code for TikTok.
-    let html = fixed_token_endpoint(404, "text/html", "<html><body>Not Found</body></html>").await;
-    let code = fixed_token_endpoint(
+    let (html, html_hits) =
+        fixed_token_endpoint(404, "text/html", "<html><body>Not Found</body></html>").await;
+    let (code, code_hits) = fixed_token_endpoint(
         200,
         "application/json",
         r#"{"code":51234,"message":"Something new.","request_id":"1","data":{}}"#,
@@ -598,10 +606,24 @@ async fn a_token_endpoint_answering_an_html_404_or_an_unknown_code_is_not_a_dead
     app.poll_ok().await;
 
     // Past both lifetimes, the tokens are rejected and cannot be renewed: the polls fail, and
-    // are tried again, but neither token is declared dead, before or after a restart.
+    // are tried again, but neither token is declared dead, before or after a restart. Each poll
+    // asks each endpoint once: a refresh that just failed before the poll is not repeated after
+    // the rejection.
     app.sim.advance(chrono::Duration::hours(25));
     for _ in 0..2 {
+        let before = (
+            html_hits.load(Ordering::SeqCst),
+            code_hits.load(Ordering::SeqCst),
+        );
         let report = app.poll().await;
+        assert_eq!(
+            (
+                html_hits.load(Ordering::SeqCst),
+                code_hits.load(Ordering::SeqCst)
+            ),
+            (before.0 + 1, before.1 + 1),
+            "one refresh per endpoint and poll"
+        );
         for (name, result) in &report.accounts {
             match result {
                 Err(PollError::Token(TokenError::Unavailable(message))) => {
