@@ -371,7 +371,7 @@ impl TokenKeeper {
                 if let Some(rotated) = renewed.refresh_token {
                     record.refresh_token = Some(rotated);
                 }
-                record.expires_at = renewed.expires_in.map(|lifetime| now + lifetime);
+                record.expires_at = Some(now + renewed.expires_in);
                 record.issued_at = Some(now);
                 record.refreshed_at = Some(now);
                 state.unsaved = true;
@@ -720,45 +720,72 @@ mod tests {
         assert!(!base.contains("secret"));
     }
 
-    /// A token endpoint on the loopback that renews any TikTok refresh token into `new-access`
-    /// and rotates it into `rotated`.
-    async fn tiktok_token_endpoint() -> String {
-        let body = r#"{"code":0,"message":"OK","request_id":"1","data":{"access_token":"new-access","expires_in":86400,"refresh_token":"rotated"}}"#;
-        let app = axum::Router::new().fallback(move || async move {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                body,
-            )
+    /// A TikTok token endpoint on the loopback that renews any refresh token into `new-access`
+    /// and rotates it into `rotated`, with `expires_in` (seconds) when given; its URL, and how
+    /// many requests it answered.
+    async fn tiktok_token_endpoint(
+        expires_in: Option<u64>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let mut data =
+            serde_json::json!({"access_token": "new-access", "refresh_token": "rotated"});
+        if let Some(secs) = expires_in {
+            data["expires_in"] = secs.into();
+        }
+        let body = serde_json::json!({"code": 0, "message": "OK", "request_id": "1", "data": data})
+            .to_string();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}/refresh_token/")
+        (format!("http://{addr}/refresh_token/"), hits)
+    }
+
+    /// A TikTok keeper (`T`, `R`, `I`, `S` read as `v-T` …) refreshing at `token_url`.
+    fn tiktok_keeper(token_url: &str, expires_at: Option<DateTime<Utc>>) -> TokenKeeper {
+        let expiry = expires_at
+            .map(|at| format!("token_expires_at = \"{}\"\n", at.to_rfc3339()))
+            .unwrap_or_default();
+        let text = format!(
+            "[[accounts]]\nname = \"tt\"\nplatform = \"tiktok\"\naccount_id = \"1\"\nowner_handle = \"t\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"T\"\nrefresh_token_env = \"R\"\nclient_id_env = \"I\"\nclient_secret_env = \"S\"\ntoken_url = \"{token_url}\"\n{expiry}"
+        );
+        let settings =
+            crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        TokenKeeper::from_settings(
+            &settings.accounts[0],
+            &|name: &str| Some(format!("v-{name}")),
+            HttpPolicy::default(),
+        )
+        .unwrap()
+    }
+
+    async fn store_with_tiktok(path: &std::path::Path) -> (Store, AccountKey) {
+        let store = Store::open(path).await.unwrap();
+        let key = store
+            .upsert_account(Platform::Tiktok, "1", "tt", "t")
+            .await
+            .unwrap();
+        (store, key)
     }
 
     #[tokio::test]
     async fn a_renewed_token_is_used_only_once_it_is_stored() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let text = format!(
-            "[[accounts]]\nname = \"tt\"\nplatform = \"tiktok\"\naccount_id = \"1\"\nowner_handle = \"t\"\napi_base_url = \"http://127.0.0.1:1\"\ntoken_env = \"T\"\nrefresh_token_env = \"R\"\nclient_id_env = \"I\"\nclient_secret_env = \"S\"\ntoken_url = \"{}\"\ntoken_expires_at = \"{}\"\n",
-            tiktok_token_endpoint().await,
-            (now + Duration::hours(20)).to_rfc3339()
-        );
-        let settings =
-            crate::config::Settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
-        let keeper = TokenKeeper::from_settings(
-            &settings.accounts[0],
-            &|name: &str| Some(format!("v-{name}")),
-            HttpPolicy::default(),
-        )
-        .unwrap();
+        let (url, _) = tiktok_token_endpoint(Some(86_400)).await;
+        let keeper = tiktok_keeper(&url, Some(now + Duration::hours(20)));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
-        let key = store
-            .upsert_account(Platform::Tiktok, "1", "tt", "t")
-            .await
-            .unwrap();
+        let (store, key) = store_with_tiktok(&path).await;
         keeper.prepare(&store, key, now).await.unwrap();
 
         // The platform renews the token (and rotates the refresh token), but the save fails.
@@ -780,6 +807,29 @@ mod tests {
         let stored = store.load_token(key).await.unwrap().unwrap();
         assert_eq!(stored.access_token.unwrap().expose_secret(), "new-access");
         assert_eq!(stored.refresh_token.unwrap().expose_secret(), "rotated");
+    }
+
+    #[tokio::test]
+    async fn a_renewal_without_expires_in_lives_the_platforms_documented_lifetime() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (url, hits) = tiktok_token_endpoint(None).await;
+        let keeper = tiktok_keeper(&url, None);
+        let dir = tempfile::tempdir().unwrap();
+        let (store, key) = store_with_tiktok(&dir.path().join("t.db")).await;
+
+        // Unknown expiry: renewed at once, and known to last TikTok's 24 h from then.
+        keeper.prepare(&store, key, now).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        let stored = store.load_token(key).await.unwrap().unwrap();
+        assert_eq!(stored.expires_at, Some(now + Duration::hours(24)));
+        // The next polls do not renew it again.
+        for minutes in [10, 60, 600] {
+            keeper
+                .prepare(&store, key, now + Duration::minutes(minutes))
+                .await
+                .unwrap();
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
     }
 
     /// Collects what the subscriber writes.

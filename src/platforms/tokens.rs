@@ -44,6 +44,13 @@ pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 pub const TIKTOK_REFRESH_URL: &str =
     "https://business-api.tiktok.com/open_api/v1.3/tt_user/oauth2/refresh_token/";
 
+/// Lifetime of a renewed Instagram Login long-lived token when the answer does not say.
+const INSTAGRAM_DEFAULT_LIFETIME: chrono::Duration = chrono::Duration::days(60);
+/// Lifetime of a Google access token when the answer does not say.
+const GOOGLE_DEFAULT_LIFETIME: chrono::Duration = chrono::Duration::hours(1);
+/// Lifetime of a TikTok creator access token when the answer does not say.
+const TIKTOK_DEFAULT_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+
 /// The access token a client sends, shared with whoever renews it: a refresh replaces the value
 /// and the client's next request carries the new one, without rebuilding the client.
 #[derive(Clone)]
@@ -98,8 +105,10 @@ pub enum RefreshError {
 #[derive(Debug, Clone)]
 pub struct Refreshed {
     pub access_token: SecretString,
-    /// Lifetime of the new access token, when the platform says.
-    pub expires_in: Option<chrono::Duration>,
+    /// Lifetime of the new access token: as the platform says, or (no or zero `expires_in`) the
+    /// platform's documented lifetime, so that the keeper does not take the expiry for unknown
+    /// and renew the token before every poll.
+    pub expires_in: chrono::Duration,
     /// A new refresh token, when the platform rotates it (TikTok may).
     pub refresh_token: Option<SecretString>,
 }
@@ -219,7 +228,7 @@ impl TokenRefresher {
                     .map_err(|e| self.classify(e))?;
                 Ok(Refreshed {
                     access_token: wire.access_token,
-                    expires_in: wire.expires_in.map(seconds),
+                    expires_in: lifetime(wire.expires_in, INSTAGRAM_DEFAULT_LIFETIME),
                     refresh_token: None,
                 })
             }
@@ -243,7 +252,7 @@ impl TokenRefresher {
                     .map_err(|e| self.classify(e))?;
                 Ok(Refreshed {
                     access_token: wire.access_token,
-                    expires_in: wire.expires_in.map(seconds),
+                    expires_in: lifetime(wire.expires_in, GOOGLE_DEFAULT_LIFETIME),
                     refresh_token: wire.refresh_token,
                 })
             }
@@ -268,7 +277,7 @@ impl TokenRefresher {
                 let data = envelope.data;
                 Ok(Refreshed {
                     access_token: data.access_token,
-                    expires_in: data.expires_in.map(seconds),
+                    expires_in: lifetime(data.expires_in, TIKTOK_DEFAULT_LIFETIME),
                     refresh_token: data.refresh_token.filter(|t| !t.expose_secret().is_empty()),
                 })
             }
@@ -305,8 +314,14 @@ impl TokenRefresher {
     }
 }
 
-fn seconds(secs: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1_000))
+/// `expires_in` seconds, or `default` when the answer has none (or zero).
+fn lifetime(expires_in: Option<u64>, default: chrono::Duration) -> chrono::Duration {
+    match expires_in {
+        Some(secs) if secs > 0 => {
+            chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1_000))
+        }
+        _ => default,
+    }
 }
 
 /// Google's token endpoint: OAuth errors are `{"error": "...", "error_description": "..."}` with a
