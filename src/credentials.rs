@@ -27,6 +27,13 @@
 //! (and TikTok's rotated refresh token), not the exported one, which may have expired. When that
 //! save fails, the new tokens are kept in memory but not used, and the next poll saves them before
 //! anything else: a rotated refresh token (the old one no longer works) is never dropped.
+//!
+//! Two processes may share the database (`triage run` and `triage poll --once`): before each
+//! refresh the keeper reads the stored row again and takes over a state another process renewed
+//! since, rather than renewing with a refresh token that process had rotated away. Two refreshes
+//! started in the same instant can still both reach the platform: closing that window needs a
+//! claim on the row held across the call, which a plain transaction cannot do without blocking
+//! every other writer for as long as the token endpoint takes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -357,6 +364,15 @@ impl TokenKeeper {
         let Some(refresher) = &self.refresher else {
             return Ok(PrepareOutcome::Ready);
         };
+        if self.adopt_newer_state(state, store, key).await? {
+            if let Some(reason) = &state.record.dead_reason {
+                return Err(TokenError::Dead(reason.clone()));
+            }
+            // After a rejection, the poll is tried again with the other process's token.
+            if after_rejection || !self.due(&state.record, now) {
+                return Ok(PrepareOutcome::Ready);
+            }
+        }
         let refresh_token = state
             .record
             .refresh_token
@@ -418,6 +434,43 @@ impl TokenKeeper {
                 })
             }
         }
+    }
+
+    /// Another process on the same database (`triage run` and `triage poll --once`) may have
+    /// renewed the token since this state was loaded; TikTok then rotated the refresh token in
+    /// hand away. Takes the stored state over when it differs from the one in hand.
+    async fn adopt_newer_state(
+        &self,
+        state: &mut KeeperState,
+        store: &Store,
+        key: AccountKey,
+    ) -> Result<bool, StoreError> {
+        let Some(stored) = store
+            .load_token(key)
+            .await?
+            .filter(|r| r.seed_fingerprint == self.seed.fingerprint)
+        else {
+            return Ok(false);
+        };
+        let secret = |t: &Option<SecretString>| t.as_ref().map(|t| t.expose_secret().to_owned());
+        // The tokens tell, not the times: the store keeps whole seconds, the keeper finer ones.
+        let ours = &state.record;
+        let same = stored.dead_reason == ours.dead_reason
+            && secret(&stored.access_token) == secret(&ours.access_token)
+            && secret(&stored.refresh_token) == secret(&ours.refresh_token);
+        if same {
+            return Ok(false);
+        }
+        if let Some(access) = &stored.access_token {
+            self.token.set(access.clone());
+        }
+        state.record = TokenRecord {
+            config_fingerprint: state.record.config_fingerprint.clone(),
+            refreshable: state.record.refreshable,
+            ..stored
+        };
+        tracing::info!("another process renewed the token: using its state");
+        Ok(true)
     }
 
     fn warn_of_expiry(&self, record: &TokenRecord, now: DateTime<Utc>) {
@@ -789,7 +842,17 @@ mod tests {
         keeper.prepare(&store, key, now).await.unwrap();
 
         // The platform renews the token (and rotates the refresh token), but the save fails.
-        store.close().await;
+        use sqlx::Connection;
+        let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_token_saves BEFORE UPDATE ON account_tokens
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+        )
+        .execute(&mut other)
+        .await
+        .unwrap();
         let failed = keeper
             .refresh_after_rejection(&store, key, now, &PrepareOutcome::Ready)
             .await;
@@ -801,12 +864,37 @@ mod tests {
         );
 
         // The next poll stores the new tokens first, then uses them.
-        let store = Store::open(&path).await.unwrap();
+        sqlx::query("DROP TRIGGER refuse_token_saves")
+            .execute(&mut other)
+            .await
+            .unwrap();
         keeper.prepare(&store, key, now).await.unwrap();
         assert_eq!(keeper.token().get().expose_secret(), "new-access");
         let stored = store.load_token(key).await.unwrap().unwrap();
         assert_eq!(stored.access_token.unwrap().expose_secret(), "new-access");
         assert_eq!(stored.refresh_token.unwrap().expose_secret(), "rotated");
+    }
+
+    #[tokio::test]
+    async fn a_token_another_process_renewed_is_taken_over_not_renewed_again() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (url, hits) = tiktok_token_endpoint(Some(86_400)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, key) = store_with_tiktok(&dir.path().join("t.db")).await;
+        let run = tiktok_keeper(&url, Some(now + Duration::hours(20)));
+        let poll_once = tiktok_keeper(&url, Some(now + Duration::hours(20)));
+        run.prepare(&store, key, now).await.unwrap();
+        poll_once.prepare(&store, key, now).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+
+        // `triage run` renews the token (TikTok rotates the refresh token); `poll --once`, which
+        // loaded the state earlier, finds its copy due, and takes the stored one over instead.
+        let later = now + Duration::hours(20);
+        run.prepare(&store, key, later).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        poll_once.prepare(&store, key, later).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "not renewed twice");
+        assert_eq!(poll_once.token().get().expose_secret(), "new-access");
     }
 
     #[tokio::test]
