@@ -30,10 +30,12 @@
 //!
 //! Two processes may share the database (`triage run` and `triage poll --once`): before each
 //! refresh the keeper reads the stored row again and takes over a state another process renewed
-//! since, rather than renewing with a refresh token that process had rotated away. Two refreshes
-//! started in the same instant can still both reach the platform: closing that window needs a
-//! claim on the row held across the call, which a plain transaction cannot do without blocking
-//! every other writer for as long as the token endpoint takes.
+//! since, rather than renewing with a refresh token that process had rotated away; and it reads the
+//! row again before declaring a refused token dead, in case the other process renewed it while the
+//! call was on its way. Left open: a refusal read back before the other process stored its answer
+//! (the milliseconds between its response and its save). Closing that needs a claim on the row
+//! held across the call, which a plain `BEGIN IMMEDIATE` cannot hold without blocking every other
+//! writer (all accounts poll at once) for as long as the token endpoint takes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -416,6 +418,15 @@ impl TokenKeeper {
                 Ok(PrepareOutcome::Ready)
             }
             Err(RefreshError::Refused(error)) => {
+                // Another process may have renewed the token, and TikTok rotated the refresh token
+                // this refresh sent, while the call was on its way.
+                if self.adopt_newer_state(state, store, key).await? {
+                    if let Some(reason) = &state.record.dead_reason {
+                        return Err(TokenError::Dead(reason.clone()));
+                    }
+                    tracing::info!(error = %error, "the refresh was refused, but another process renewed the token meanwhile");
+                    return Ok(PrepareOutcome::Ready);
+                }
                 let reason = self.dead_message(&error);
                 state.record.dead_reason = Some(reason.clone());
                 state.record.dead_at = Some(now);
@@ -895,6 +906,42 @@ mod tests {
         poll_once.prepare(&store, key, later).await.unwrap();
         assert_eq!(hits.load(Ordering::SeqCst), 1, "not renewed twice");
         assert_eq!(poll_once.token().get().expose_secret(), "new-access");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_that_crossed_another_processs_renewal_does_not_kill_the_token() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let later = now + Duration::hours(20);
+        let (url, _) = tiktok_token_endpoint(Some(86_400)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, key) = store_with_tiktok(&dir.path().join("t.db")).await;
+        let run = std::sync::Arc::new(tiktok_keeper(&url, Some(later)));
+        run.prepare(&store, key, now).await.unwrap();
+
+        // `poll --once` asks an endpoint at which `triage run` renews first (rotating the refresh
+        // token), so that `poll --once`'s own refresh token is refused.
+        let (renewing, refusing) = (run.clone(), store.clone());
+        let app = axum::Router::new().fallback(move || {
+            let (run, store) = (renewing.clone(), refusing.clone());
+            async move {
+                run.prepare(&store, key, later).await.unwrap();
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    r#"{"code":40105,"message":"The refresh token is incorrect, expired or has been revoked.","request_id":"1","data":{}}"#,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let poll_once = tiktok_keeper(&format!("http://{addr}/refresh_token/"), Some(later));
+        poll_once.prepare(&store, key, now).await.unwrap();
+
+        poll_once.prepare(&store, key, later).await.unwrap();
+        assert_eq!(poll_once.token().get().expose_secret(), "new-access");
+        let stored = store.load_token(key).await.unwrap().unwrap();
+        assert_eq!(stored.dead_reason, None);
+        assert_eq!(stored.refresh_token.unwrap().expose_secret(), "rotated");
     }
 
     #[tokio::test]
