@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use crate::classify::Classifier;
 use crate::config::{AccountSettings, Settings};
-use crate::credentials::{TokenError, TokenKeeper};
+use crate::credentials::{PrepareOutcome, TokenError, TokenKeeper};
 use crate::domain::{Comment, Media, Platform, QuotaReading};
 use crate::platforms::facebook::{self, FacebookClient};
 use crate::platforms::http::HttpPolicy;
@@ -504,14 +504,16 @@ impl Worker {
         let Some(keeper) = &runner.keeper else {
             return self.poll_client(runner, key, mode, cancel).await;
         };
-        keeper.prepare(&self.store, key, self.now()).await?;
+        let prepared = keeper.prepare(&self.store, key, self.now()).await?;
         match self.poll_client(runner, key, mode, cancel).await {
             Err(PollError::Platform(PlatformError::TokenRejected { .. }))
                 if keeper.can_refresh() =>
             {
-                tracing::info!("the platform rejected the token; refreshing it once");
+                if prepared == PrepareOutcome::Ready {
+                    tracing::info!("the platform rejected the token; refreshing it once");
+                }
                 keeper
-                    .refresh_after_rejection(&self.store, key, self.now())
+                    .refresh_after_rejection(&self.store, key, self.now(), &prepared)
                     .await?;
                 self.poll_client(runner, key, mode, cancel).await
             }

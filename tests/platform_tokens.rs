@@ -117,14 +117,14 @@ async fn instagram_renews_a_day_old_long_lived_token_and_the_old_one_expires_at_
         TokenRefresher::instagram(sim.token_url(Platform::Instagram).as_deref(), policy()).unwrap();
     let original = secret(&account.token);
 
-    // Younger than 24 h: refused, and the token keeps working.
+    // Younger than 24 h: too early, not a refusal, and the token keeps working.
     let early = refresher.refresh(&original, None).await;
-    assert!(matches!(early, Err(RefreshError::Refused(_))), "{early:?}");
+    assert!(matches!(early, Err(RefreshError::TooEarly(_))), "{early:?}");
 
     sim.advance(chrono::Duration::hours(25));
     let renewed = refresher.refresh(&original, None).await.unwrap();
     assert_ne!(renewed.access_token.expose_secret(), account.token);
-    assert_eq!(renewed.expires_in, Some(chrono::Duration::days(60)));
+    assert_eq!(renewed.expires_in, chrono::Duration::days(60));
 
     // 60 days and an hour after the first token was issued: it is dead, the renewed one is not.
     sim.advance(chrono::Duration::days(59));
@@ -172,7 +172,7 @@ async fn google_refresh_gives_an_hour_and_a_revoked_grant_is_invalid_grant() {
         .refresh(&original, Some(&refresh_token))
         .await
         .unwrap();
-    assert_eq!(renewed.expires_in, Some(chrono::Duration::seconds(3599)));
+    assert_eq!(renewed.expires_in, chrono::Duration::seconds(3599));
     youtube_client(&sim, &account, &renewed.access_token)
         .list_posts(None)
         .await
@@ -225,7 +225,7 @@ async fn tiktok_refresh_rotates_the_refresh_token_and_refuses_the_old_one() {
     let refresher =
         TokenRefresher::tiktok(url.as_deref(), credentials(SIM_CLIENT_SECRET), policy()).unwrap();
     let renewed = refresher.refresh(&original, Some(&first)).await.unwrap();
-    assert_eq!(renewed.expires_in, Some(chrono::Duration::hours(24)));
+    assert_eq!(renewed.expires_in, chrono::Duration::hours(24));
     let rotated = renewed
         .refresh_token
         .expect("TikTok hands back a refresh token");

@@ -14,11 +14,17 @@
 //!   envelope with `data{access_token, expires_in, refresh_token, refresh_token_expires_in, open_id,
 //!   scope}` (24 h access, one year refresh), failures as a `code` under HTTP 200.
 //!
-//! Every call goes through [`ApiClient`], the one retry policy. A refresh fails in one of two ways,
-//! and the caller acts differently on each ([`RefreshError`]): refused for good (revoked, expired,
-//! wrong client credentials — a person has to act) or not answered (network, 5xx, throttling —
-//! try again later with the token in hand). Tokens travel in a query string only for Instagram,
-//! as the platform requires; no URL is ever logged.
+//! Every call goes through [`ApiClient`], the one retry policy. A refresh fails in one of three
+//! ways, and the caller acts differently on each ([`RefreshError`]): refused for good (revoked,
+//! expired, wrong client credentials — a person has to act), too early (Instagram renews a token
+//! only once it is 24 h old), or not completed (network, 5xx, throttling, and any answer that is
+//! not one of the platform's documented final refusals: an HTML page from a proxy, a wrong
+//! `token_url`, an unknown code — try again later with the token in hand). Only these count as
+//! final: Google's `invalid_grant`, `invalid_client` and `unauthorized_client`; Meta's code 190
+//! (any subcode) for Instagram; TikTok's 40105 and 40104 (token), 40101 (app id / secret) and
+//! 40001 (permission). Declaring a token dead on anything else would stop an account until a person
+//! acts, over what may be a passing fault. Tokens travel in a query string only for Instagram, as
+//! the platform requires; no URL is ever logged.
 
 use std::sync::{Arc, RwLock};
 
@@ -37,6 +43,13 @@ pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 /// TikTok API for Business: creator token refresh.
 pub const TIKTOK_REFRESH_URL: &str =
     "https://business-api.tiktok.com/open_api/v1.3/tt_user/oauth2/refresh_token/";
+
+/// Lifetime of a renewed Instagram Login long-lived token when the answer does not say.
+const INSTAGRAM_DEFAULT_LIFETIME: chrono::Duration = chrono::Duration::days(60);
+/// Lifetime of a Google access token when the answer does not say.
+const GOOGLE_DEFAULT_LIFETIME: chrono::Duration = chrono::Duration::hours(1);
+/// Lifetime of a TikTok creator access token when the answer does not say.
+const TIKTOK_DEFAULT_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 
 /// The access token a client sends, shared with whoever renews it: a refresh replaces the value
 /// and the client's next request carries the new one, without rebuilding the client.
@@ -79,29 +92,23 @@ pub enum RefreshError {
     /// client credentials are wrong. Retrying cannot help; a person must reauthorise.
     #[error("the platform refused the refresh: {0}")]
     Refused(PlatformError),
-    /// No answer came (network, 5xx, throttling): the token in hand stays in use, try again later.
+    /// The token is too new to be renewed (Instagram: under 24 h): try again once it is old enough.
+    #[error("the token is too new to be renewed: {0}")]
+    TooEarly(PlatformError),
+    /// No usable answer came (network, 5xx, throttling, an answer that is not a documented
+    /// refusal): the token in hand stays in use, try again later.
     #[error("the refresh could not be completed: {0}")]
     Unavailable(PlatformError),
-}
-
-impl From<PlatformError> for RefreshError {
-    fn from(error: PlatformError) -> Self {
-        match error {
-            PlatformError::TokenRejected { .. }
-            | PlatformError::PermissionDenied { .. }
-            | PlatformError::NotFound { .. }
-            | PlatformError::InvalidRequest { .. } => RefreshError::Refused(error),
-            other => RefreshError::Unavailable(other),
-        }
-    }
 }
 
 /// A renewed access token.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
     pub access_token: SecretString,
-    /// Lifetime of the new access token, when the platform says.
-    pub expires_in: Option<chrono::Duration>,
+    /// Lifetime of the new access token: as the platform says, or (no or zero `expires_in`) the
+    /// platform's documented lifetime, so that the keeper does not take the expiry for unknown
+    /// and renew the token before every poll.
+    pub expires_in: chrono::Duration,
     /// A new refresh token, when the platform rotates it (TikTok may).
     pub refresh_token: Option<SecretString>,
 }
@@ -217,10 +224,11 @@ impl TokenRefresher {
                         },
                         super::meta::interpret,
                     )
-                    .await?;
+                    .await
+                    .map_err(|e| self.classify(e))?;
                 Ok(Refreshed {
-                    access_token: SecretString::from(wire.access_token),
-                    expires_in: wire.expires_in.map(seconds),
+                    access_token: wire.access_token,
+                    expires_in: lifetime(wire.expires_in, INSTAGRAM_DEFAULT_LIFETIME),
                     refresh_token: None,
                 })
             }
@@ -240,11 +248,12 @@ impl TokenRefresher {
                         },
                         interpret_google,
                     )
-                    .await?;
+                    .await
+                    .map_err(|e| self.classify(e))?;
                 Ok(Refreshed {
-                    access_token: SecretString::from(wire.access_token),
-                    expires_in: wire.expires_in.map(seconds),
-                    refresh_token: wire.refresh_token.map(SecretString::from),
+                    access_token: wire.access_token,
+                    expires_in: lifetime(wire.expires_in, GOOGLE_DEFAULT_LIFETIME),
+                    refresh_token: wire.refresh_token,
                 })
             }
             Flow::Tiktok(client) => {
@@ -263,28 +272,63 @@ impl TokenRefresher {
                         },
                         interpret_tiktok,
                     )
-                    .await?;
+                    .await
+                    .map_err(|e| self.classify(e))?;
                 let data = envelope.data;
                 Ok(Refreshed {
-                    access_token: SecretString::from(data.access_token),
-                    expires_in: data.expires_in.map(seconds),
-                    refresh_token: data
-                        .refresh_token
-                        .filter(|t| !t.is_empty())
-                        .map(SecretString::from),
+                    access_token: data.access_token,
+                    expires_in: lifetime(data.expires_in, TIKTOK_DEFAULT_LIFETIME),
+                    refresh_token: data.refresh_token.filter(|t| !t.expose_secret().is_empty()),
                 })
             }
         }
     }
 }
 
-fn seconds(secs: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1_000))
+impl TokenRefresher {
+    /// Whether a failed refresh is a documented final refusal; everything else is retried later.
+    fn classify(&self, error: PlatformError) -> RefreshError {
+        let refused = match (&self.flow, &error) {
+            (Flow::Instagram, PlatformError::TokenRejected { code: 190, .. }) => true,
+            // Meta's invalid-parameter code, which is how Instagram answers a token under 24 h
+            // (`meta::interpret` writes the code first).
+            (Flow::Instagram, PlatformError::InvalidRequest { message })
+                if message.starts_with("code 100:") =>
+            {
+                return RefreshError::TooEarly(error);
+            }
+            (Flow::Instagram, _) => false,
+            // `interpret_google` and `interpret_tiktok` keep these two variants for the
+            // documented refusals.
+            (
+                Flow::Google(_) | Flow::Tiktok(_),
+                PlatformError::TokenRejected { .. } | PlatformError::PermissionDenied { .. },
+            ) => true,
+            (Flow::Google(_) | Flow::Tiktok(_), _) => false,
+        };
+        if refused {
+            RefreshError::Refused(error)
+        } else {
+            RefreshError::Unavailable(error)
+        }
+    }
+}
+
+/// `expires_in` seconds, or `default` when the answer has none (or zero).
+fn lifetime(expires_in: Option<u64>, default: chrono::Duration) -> chrono::Duration {
+    match expires_in {
+        Some(secs) if secs > 0 => {
+            chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1_000))
+        }
+        _ => default,
+    }
 }
 
 /// Google's token endpoint: OAuth errors are `{"error": "...", "error_description": "..."}` with a
-/// 4xx status; `invalid_grant` (expired or revoked refresh token) and `invalid_client` (wrong app
-/// credentials) need a person.
+/// 4xx status; `invalid_grant` (expired or revoked refresh token) and `invalid_client` /
+/// `unauthorized_client` (wrong app credentials) need a person. Any other 4xx (another OAuth
+/// error, a googleapis `{"error": {...}}` object, an HTML page from a proxy or a wrong
+/// `token_url`) is an [`PlatformError::InvalidRequest`], which a refresh does not take as final.
 pub fn interpret_google(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Interpretation {
     if status.is_success() {
         return Interpretation::Success { pace: None };
@@ -323,46 +367,47 @@ pub fn interpret_google(status: StatusCode, headers: &HeaderMap, body: &[u8]) ->
     })
 }
 
-/// TikTok's refresh endpoint answers like the rest of the Business API (codes under HTTP 200);
-/// any final code there means the refresh token or the app credentials are no good.
+/// TikTok's refresh endpoint answers like the rest of the Business API (codes under HTTP 200):
+/// 40104 / 40105 (the token) come back as [`PlatformError::TokenRejected`], 40001 (permission) and
+/// 40101 (invalid app id / secret pair) as [`PlatformError::PermissionDenied`]; any other code
+/// stays an [`PlatformError::InvalidRequest`], which a refresh does not take as final.
 pub fn interpret_tiktok(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Interpretation {
     match super::tiktok::interpret(status, headers, body) {
         Interpretation::Fail(PlatformError::InvalidRequest { message }) => {
-            let Ok(head) = serde_json::from_slice::<TiktokHead>(body) else {
-                return Interpretation::Fail(PlatformError::InvalidRequest { message });
-            };
-            Interpretation::Fail(if head.code == 40101 {
-                // Invalid app id / secret pair: the app's credentials, not the creator's grant.
+            let app_credentials = serde_json::from_slice::<TiktokHead>(body)
+                .is_ok_and(|head| head.code == TIKTOK_INVALID_APP_CREDENTIALS);
+            Interpretation::Fail(if app_credentials {
+                // The app's credentials, not the creator's grant.
                 PlatformError::PermissionDenied { message }
             } else {
-                PlatformError::TokenRejected {
-                    code: head.code,
-                    subcode: None,
-                    message: head.message,
-                }
+                PlatformError::InvalidRequest { message }
             })
         }
         other => other,
     }
 }
 
-// Wire shapes.
+/// TikTok: invalid app id / secret pair.
+const TIKTOK_INVALID_APP_CREDENTIALS: u32 = 40101;
+
+// Wire shapes. Tokens are `SecretString` from the moment they are parsed, so that a `Debug` of a
+// wire struct shows `[REDACTED]`, never a token.
 
 #[derive(Debug, Deserialize)]
 struct InstagramRefresh {
-    access_token: String,
+    access_token: SecretString,
     #[serde(default)]
     expires_in: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
 struct GoogleToken {
-    access_token: String,
+    access_token: SecretString,
     #[serde(default)]
     expires_in: Option<u64>,
     /// Google normally keeps the refresh token; it may send a new one.
     #[serde(default)]
-    refresh_token: Option<String>,
+    refresh_token: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -383,8 +428,6 @@ struct TiktokRefreshBody<'a> {
 #[derive(Debug, Deserialize)]
 struct TiktokHead {
     code: u32,
-    #[serde(default)]
-    message: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,12 +437,12 @@ struct TiktokEnvelope {
 
 #[derive(Debug, Deserialize)]
 struct TiktokToken {
-    access_token: String,
+    access_token: SecretString,
     /// Some TikTok surfaces name it `access_token_expire_in`.
     #[serde(default, alias = "access_token_expire_in")]
     expires_in: Option<u64>,
     #[serde(default)]
-    refresh_token: Option<String>,
+    refresh_token: Option<SecretString>,
 }
 
 #[cfg(test)]
@@ -422,24 +465,134 @@ mod tests {
         ));
     }
 
+    fn failure(interpretation: Interpretation) -> PlatformError {
+        match interpretation {
+            Interpretation::Fail(e) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn refresher(flow: Flow) -> TokenRefresher {
+        TokenRefresher::build("http://127.0.0.1:1/", flow, HttpPolicy::default()).unwrap()
+    }
+
+    fn client() -> ClientCredentials {
+        ClientCredentials {
+            client_id: SecretString::from("i"),
+            client_secret: SecretString::from("s"),
+        }
+    }
+
     #[test]
-    fn tiktok_codes_under_http_200_are_refusals() {
-        let body = br#"{"code":40105,"message":"Access token is incorrect or has been revoked.","request_id":"1","data":{}}"#;
+    fn only_tiktoks_documented_token_and_credential_codes_are_refusals() {
+        let tiktok = refresher(Flow::Tiktok(client()));
+        let answer = |code: u32| {
+            let body = format!(r#"{{"code":{code},"message":"m","request_id":"1","data":{{}}}}"#);
+            tiktok.classify(failure(interpret_tiktok(
+                StatusCode::OK,
+                &HeaderMap::new(),
+                body.as_bytes(),
+            )))
+        };
+        for code in [40105, 40104, 40101, 40001] {
+            assert!(matches!(answer(code), RefreshError::Refused(_)), "{code}");
+        }
         assert!(matches!(
-            interpret_tiktok(StatusCode::OK, &HeaderMap::new(), body),
-            Interpretation::Fail(PlatformError::TokenRejected { code: 40105, .. })
+            answer(40105),
+            RefreshError::Refused(PlatformError::TokenRejected { code: 40105, .. })
         ));
-        let body =
-            br#"{"code":40002,"message":"refresh_token is invalid","request_id":"1","data":{}}"#;
-        assert!(matches!(
-            RefreshError::from(
-                match interpret_tiktok(StatusCode::OK, &HeaderMap::new(), body) {
-                    Interpretation::Fail(e) => e,
-                    other => panic!("{other:?}"),
-                }
+        for code in [40002, 40006, 40110, 51234] {
+            assert!(
+                matches!(answer(code), RefreshError::Unavailable(_)),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn google_answers_that_are_not_oauth_refusals_are_retried() {
+        let google = refresher(Flow::Google(client()));
+        let answer = |status: StatusCode, body: &[u8]| {
+            google.classify(failure(interpret_google(status, &HeaderMap::new(), body)))
+        };
+        for (status, error) in [
+            (StatusCode::BAD_REQUEST, "invalid_grant"),
+            (StatusCode::UNAUTHORIZED, "invalid_client"),
+            (StatusCode::BAD_REQUEST, "unauthorized_client"),
+        ] {
+            let body = format!(r#"{{"error":"{error}"}}"#);
+            assert!(
+                matches!(answer(status, body.as_bytes()), RefreshError::Refused(_)),
+                "{error}"
+            );
+        }
+        let googleapis = br#"{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}"#;
+        for (status, body) in [
+            (
+                StatusCode::NOT_FOUND,
+                &b"<html><body>Not Found</body></html>"[..],
             ),
+            (StatusCode::FORBIDDEN, &b"<html>Forbidden</html>"[..]),
+            (StatusCode::FORBIDDEN, &googleapis[..]),
+            (
+                StatusCode::BAD_REQUEST,
+                &br#"{"error":"unsupported_grant_type"}"#[..],
+            ),
+        ] {
+            assert!(
+                matches!(answer(status, body), RefreshError::Unavailable(_)),
+                "{status} {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn instagram_refuses_only_with_code_190_and_waits_on_code_100() {
+        let instagram = refresher(Flow::Instagram);
+        let answer = |status: StatusCode, body: &[u8]| {
+            instagram.classify(failure(super::super::meta::interpret(
+                status,
+                &HeaderMap::new(),
+                body,
+            )))
+        };
+        let expired = br#"{"error":{"message":"Session has expired","type":"OAuthException","code":190,"error_subcode":463}}"#;
+        assert!(matches!(
+            answer(StatusCode::BAD_REQUEST, expired),
             RefreshError::Refused(_)
         ));
+        let young = br#"{"error":{"message":"(#100) The access token can only be refreshed once it is at least 24 hours old.","type":"OAuthException","code":100}}"#;
+        assert!(matches!(
+            answer(StatusCode::BAD_REQUEST, young),
+            RefreshError::TooEarly(_)
+        ));
+        let permission =
+            br#"{"error":{"message":"(#10) Permission denied","type":"OAuthException","code":10}}"#;
+        for body in [&b"<html>Not Found</html>"[..], &permission[..]] {
+            assert!(matches!(
+                answer(StatusCode::NOT_FOUND, body),
+                RefreshError::Unavailable(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn parsed_refresh_answers_never_show_their_tokens() {
+        let instagram: InstagramRefresh =
+            serde_json::from_str(r#"{"access_token":"IGAAsecret1","expires_in":5184000}"#).unwrap();
+        let google: GoogleToken = serde_json::from_str(
+            r#"{"access_token":"ya29.secret2","expires_in":3599,"refresh_token":"1//secret3"}"#,
+        )
+        .unwrap();
+        let tiktok: TiktokEnvelope = serde_json::from_str(
+            r#"{"data":{"access_token":"act.secret4","expires_in":86400,"refresh_token":"rft.secret5"}}"#,
+        )
+        .unwrap();
+        let shown = format!("{instagram:?} {google:?} {tiktok:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert_eq!(google.refresh_token.unwrap().expose_secret(), "1//secret3");
+        assert_eq!(tiktok.data.access_token.expose_secret(), "act.secret4");
     }
 
     #[test]

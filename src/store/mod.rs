@@ -70,9 +70,19 @@ impl Store {
     /// WAL lets digests and audits read while the worker writes; `synchronous = NORMAL` is safe with
     /// WAL (a power cut may lose the last transactions, never corrupt the file).
     ///
+    /// The database holds access and refresh tokens: on Unix a new file is created readable by its
+    /// owner only (0600), and SQLite gives the `-wal` and `-shm` files the mode of the database
+    /// file. An existing file keeps the mode its owner chose.
+    ///
     /// # Errors
     /// The file cannot be opened or created, or a migration fails.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        create_owner_only(path)
+            .await
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                source: sqlx::Error::Io(e),
+            })?;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|source| StoreError::Open {
                 path: path.display().to_string(),
@@ -112,6 +122,33 @@ impl Store {
     }
 }
 
+/// Creates an empty database file with mode 0600, unless the file exists. SQLite takes an empty
+/// file for a new database.
+#[cfg(unix)]
+async fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let created = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await;
+    match created {
+        // The umask may have taken bits away from 0600; the mode is set again, whatever it is.
+        Ok(file) => {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .await
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+async fn create_owner_only(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 fn to_unix(at: DateTime<Utc>) -> i64 {
     at.timestamp()
 }
@@ -129,4 +166,43 @@ fn stored_label(kind: &str, category: Option<&str>) -> Result<crate::domain::Lab
         table: "comments",
         reason: e.to_string(),
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn a_new_database_and_its_wal_files_are_readable_by_their_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("triage.db");
+        let store = Store::open(&path).await.unwrap();
+        store
+            .upsert_account(crate::domain::Platform::Youtube, "UC1", "mia_yt", "mia")
+            .await
+            .unwrap();
+        assert_eq!(mode(&path), 0o600);
+        for suffix in ["-wal", "-shm"] {
+            let side = dir.path().join(format!("triage.db{suffix}"));
+            assert!(side.exists(), "{suffix} exists while the store is open");
+            assert_eq!(mode(&side), 0o600, "{suffix}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_existing_database_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("triage.db");
+        Store::open(&path).await.unwrap().close().await;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        Store::open(&path).await.unwrap().close().await;
+        assert_eq!(mode(&path), 0o640);
+    }
 }

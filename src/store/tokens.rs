@@ -13,6 +13,9 @@ use super::{AccountKey, Store, StoreError, from_unix, to_unix};
 pub struct TokenRecord {
     /// SHA-256 (hex) of the exported tokens this state grew from.
     pub seed_fingerprint: String,
+    /// SHA-256 (hex) of the refresh settings (client credentials, token URL, refresh mode) the
+    /// state was last used with; `None` for a row older than this field.
+    pub config_fingerprint: Option<String>,
     /// The worker renews this token itself.
     pub refreshable: bool,
     /// The access token from the last refresh; `None` while the exported one is in use.
@@ -44,7 +47,7 @@ impl Store {
     pub async fn load_token(&self, account: AccountKey) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT seed_fingerprint, refreshable, access_token, refresh_token, expires_at,
-                    issued_at, refreshed_at, dead_reason, dead_at
+                    issued_at, refreshed_at, dead_reason, dead_at, config_fingerprint
              FROM account_tokens WHERE account_id = ?",
         )
         .bind(account.0)
@@ -71,6 +74,7 @@ impl Store {
             refreshed_at: at(6)?,
             dead_reason: row.try_get(7)?,
             dead_at: at(8)?,
+            config_fingerprint: row.try_get(9)?,
         }))
     }
 
@@ -86,8 +90,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO account_tokens (account_id, seed_fingerprint, refreshable, access_token,
                                          refresh_token, expires_at, issued_at, refreshed_at,
-                                         dead_reason, dead_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         dead_reason, dead_at, config_fingerprint)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (account_id) DO UPDATE SET
                  seed_fingerprint = excluded.seed_fingerprint,
                  refreshable = excluded.refreshable,
@@ -97,7 +101,8 @@ impl Store {
                  issued_at = excluded.issued_at,
                  refreshed_at = excluded.refreshed_at,
                  dead_reason = excluded.dead_reason,
-                 dead_at = excluded.dead_at",
+                 dead_at = excluded.dead_at,
+                 config_fingerprint = excluded.config_fingerprint",
         )
         .bind(account.0)
         .bind(&record.seed_fingerprint)
@@ -119,6 +124,7 @@ impl Store {
         .bind(record.refreshed_at.map(to_unix))
         .bind(&record.dead_reason)
         .bind(record.dead_at.map(to_unix))
+        .bind(&record.config_fingerprint)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -143,6 +149,7 @@ mod tests {
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let record = TokenRecord {
             seed_fingerprint: "ab12".into(),
+            config_fingerprint: Some("cd34".into()),
             refreshable: true,
             access_token: Some(SecretString::from("ya29.refreshed")),
             refresh_token: None,
@@ -158,6 +165,7 @@ mod tests {
         let store = Store::open(&path).await.unwrap();
         let loaded = store.load_token(key).await.unwrap().unwrap();
         assert_eq!(loaded.seed_fingerprint, "ab12");
+        assert_eq!(loaded.config_fingerprint.as_deref(), Some("cd34"));
         assert_eq!(
             loaded.access_token.unwrap().expose_secret(),
             "ya29.refreshed"

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use comment_triage::classify::Classifier;
 use comment_triage::config::Settings;
@@ -504,4 +505,135 @@ async fn a_live_token_is_renewed_once_per_lifetime_not_once_per_poll() {
     let refreshes = app.sim.tokens_refreshed();
     assert_eq!(refreshes, 1 + 6 + 1, "{refreshes} refreshes");
     app.assert_no_comment_lost().await;
+}
+
+#[tokio::test]
+async fn a_token_dead_of_a_wrong_client_secret_comes_back_when_the_secret_is_fixed() {
+    let mut app = TokenApp::start(
+        &[Platform::Youtube, Platform::Tiktok],
+        88,
+        TokenLifetimes::default(),
+        WorkerClock::Simulated,
+        default_keys,
+    )
+    .await;
+    // Both tokens are renewed once; TikTok's refresh token rotates away from the exported one.
+    app.poll_ok().await;
+
+    // The user changes the client secret to a wrong one: the next renewals are refused.
+    app.env
+        .insert(CLIENT_SECRET_ENV.into(), "not-the-secret".into());
+    app.restart();
+    app.sim.advance(chrono::Duration::hours(25));
+    let report = app.poll().await;
+    for (name, result) in &report.accounts {
+        match result {
+            Err(PollError::Token(TokenError::Dead(message))) => {
+                assert!(
+                    message.contains(&format!("client secret in {CLIENT_SECRET_ENV}")),
+                    "{name}: {message}"
+                );
+                assert!(!message.contains("not-the-secret"), "{message}");
+            }
+            other => panic!("{name}: expected a dead token, got {other:?}"),
+        }
+    }
+
+    // The user fixes the secret, as the message asks, and restarts: both accounts poll again,
+    // TikTok's with the rotated refresh token the store kept.
+    app.env
+        .insert(CLIENT_SECRET_ENV.into(), SIM_CLIENT_SECRET.into());
+    app.restart();
+    app.poll_ok().await;
+    let status = app.status().await;
+    assert!(!status.contains("dead"), "{status}");
+    app.assert_no_comment_lost().await;
+}
+
+/// A token endpoint on the loopback that gives every request the same answer; its base URL, and
+/// how many requests it answered.
+async fn fixed_token_endpoint(
+    status: u16,
+    content_type: &'static str,
+    body: &'static str,
+) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let answer = move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                body,
+            )
+        }
+    };
+    let app = axum::Router::new().fallback(answer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), hits)
+}
+
+#[tokio::test]
+async fn a_token_endpoint_answering_an_html_404_or_an_unknown_code_is_not_a_dead_token() {
+    // A proxy's HTML page (or a wrong token_url) for Google, an undocumented code for TikTok.
+    let (html, html_hits) =
+        fixed_token_endpoint(404, "text/html", "<html><body>Not Found</body></html>").await;
+    let (code, code_hits) = fixed_token_endpoint(
+        200,
+        "application/json",
+        r#"{"code":51234,"message":"Something new.","request_id":"1","data":{}}"#,
+    )
+    .await;
+    let urls = [format!("{html}/token"), format!("{code}/refresh_token/")];
+    let mut app = TokenApp::start(
+        &[Platform::Youtube, Platform::Tiktok],
+        89,
+        TokenLifetimes::default(),
+        WorkerClock::Simulated,
+        |_, i, _| {
+            Some(format!(
+                "refresh_token_env = \"{}\"\nclient_id_env = \"{CLIENT_ID_ENV}\"\nclient_secret_env = \"{CLIENT_SECRET_ENV}\"\ntoken_url = \"{}\"\n",
+                refresh_env(i),
+                urls[i]
+            ))
+        },
+    )
+    .await;
+    // The exported tokens are still live: the failed refreshes cost nothing.
+    app.poll_ok().await;
+
+    // Past both lifetimes, the tokens are rejected and cannot be renewed: the polls fail, and
+    // are tried again, but neither token is declared dead, before or after a restart. Each poll
+    // asks each endpoint once: a refresh that just failed before the poll is not repeated after
+    // the rejection.
+    app.sim.advance(chrono::Duration::hours(25));
+    for _ in 0..2 {
+        let before = (
+            html_hits.load(Ordering::SeqCst),
+            code_hits.load(Ordering::SeqCst),
+        );
+        let report = app.poll().await;
+        assert_eq!(
+            (
+                html_hits.load(Ordering::SeqCst),
+                code_hits.load(Ordering::SeqCst)
+            ),
+            (before.0 + 1, before.1 + 1),
+            "one refresh per endpoint and poll"
+        );
+        for (name, result) in &report.accounts {
+            match result {
+                Err(PollError::Token(TokenError::Unavailable(message))) => {
+                    assert!(message.contains("the next poll tries again"), "{message}");
+                }
+                other => panic!("{name}: expected an unavailable refresh, got {other:?}"),
+            }
+        }
+        let status = app.status().await;
+        assert!(!status.contains("dead"), "{status}");
+        app.restart();
+    }
 }
