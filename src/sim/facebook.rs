@@ -415,7 +415,7 @@ fn render_comment(
     for field in &fields.fields {
         let value = match field.name.as_str() {
             "id" => json!(comment.id),
-            "message" => json!(comment.text),
+            "message" => json!(comment.text_at(now)),
             "created_time" => json!(graph_time(comment.timestamp)),
             "from" => {
                 if author_hidden(s, c) {
@@ -441,7 +441,7 @@ fn render_comment(
                         field,
                         &[
                             ("id", &parent.id),
-                            ("message", &parent.text),
+                            ("message", parent.text_at(now)),
                             ("created_time", &time),
                         ],
                         "Comment",

@@ -676,7 +676,7 @@ impl SimState {
         for field in &fields.fields {
             let value = match field.name.as_str() {
                 "id" => json!(comment.id),
-                "text" => json!(comment.text),
+                "text" => json!(comment.text_at(request.now)),
                 "timestamp" => json!(graph_time(comment.timestamp)),
                 "username" => json!(comment.username),
                 "like_count" => json!(comment.like_count),

@@ -34,8 +34,9 @@
 //! - Tokens never expire unless [`SimOptions::token_lifetimes`] is set; the three refresh
 //!   endpoints (Instagram `ig_refresh_token`, Google's token endpoint, TikTok's
 //!   `tt_user/oauth2/refresh_token/`) are always served (`tokens.rs`).
-//! - Read-only: writes (`POST /{id}/replies`, hide, delete), text edits and webhooks are not
-//!   simulated; any non-GET method answers 100/33 like an unsupported operation.
+//! - Read-only: writes (`POST /{id}/replies`, hide, delete) and webhooks are not simulated; any
+//!   non-GET method answers 100/33 like an unsupported operation. Authors' own edits are
+//!   ([`ScenarioParams::edit_share`], off by default): the text changes in place.
 //! - Throttling codes 4 and 17 come with HTTP 403, the others with 400; `paging.next` always
 //!   carries `access_token`, even when the request used a Bearer header.
 
@@ -89,6 +90,11 @@ pub struct ScenarioParams {
     /// Which platform each creator account is on: account `k` is on `platforms[k % len]`.
     /// Default Instagram only. An empty list means Instagram only.
     pub platforms: Vec<Platform>,
+    /// Share (0.0..=1.0) of audience top-level comments their author edits, minutes to hours
+    /// after posting: the text changes in place (YouTube's `updatedAt` moves), nothing else does.
+    /// Drawn from the seed apart from the rest of the world, so turning it on changes nothing
+    /// else. Default 0.
+    pub edit_share: f64,
 }
 
 impl Default for ScenarioParams {
@@ -100,6 +106,7 @@ impl Default for ScenarioParams {
             comments_per_post: 60,
             start: Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap(),
             platforms: vec![Platform::Instagram],
+            edit_share: 0.0,
         }
     }
 }

@@ -64,11 +64,29 @@ pub(crate) struct SimComment {
     pub(crate) deleted_at: Option<DateTime<Utc>>,
     pub(crate) like_count: u32,
     pub(crate) intended: Label,
+    /// When the author edited the text, and what it says since.
+    pub(crate) edit: Option<(DateTime<Utc>, String)>,
 }
 
 impl SimComment {
     pub(crate) fn visible_at(&self, now: DateTime<Utc>) -> bool {
         self.timestamp <= now && self.deleted_at.is_none_or(|gone| now < gone)
+    }
+
+    /// The text as the platform shows it at `now`.
+    pub(crate) fn text_at(&self, now: DateTime<Utc>) -> &str {
+        match &self.edit {
+            Some((at, text)) if *at <= now => text,
+            _ => &self.text,
+        }
+    }
+
+    /// When the text last changed, as of `now`.
+    pub(crate) fn updated_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match &self.edit {
+            Some((at, _)) if *at <= now => *at,
+            _ => self.timestamp,
+        }
     }
 }
 
@@ -102,6 +120,7 @@ impl Scenario {
     pub(crate) fn build(params: &ScenarioParams) -> Scenario {
         let mut scenario = Builder::new(params).build();
         super::ids::assign_platforms(&mut scenario, params);
+        add_edits(&mut scenario, params);
         scenario
     }
 
@@ -165,7 +184,7 @@ impl Scenario {
                         username: c.username.clone(),
                         from_id: c.from_id.clone(),
                         author_hidden: super::facebook::author_hidden(self, i),
-                        text: c.text.clone(),
+                        text: c.text_at(now).to_owned(),
                         timestamp: c.timestamp,
                         by_owner: c.role == Role::Owner,
                         by_brand: c.role == Role::Brand,
@@ -564,6 +583,7 @@ impl<'p> Builder<'p> {
             deleted_at: None,
             like_count,
             intended,
+            edit: None,
         });
         self.comments.len() - 1
     }
@@ -761,6 +781,35 @@ impl<'p> Builder<'p> {
             nodes,
             clock_start: self.params.start + Duration::hours(INITIAL_CLOCK_OFFSET_HOURS),
         }
+    }
+}
+
+/// What an author appends when they come back to their comment.
+const EDIT_NOTES: [&str; 5] = [
+    " (edit: spelling)",
+    " — edit: nvm, found the link",
+    " edit: and how much is shipping?",
+    " (edited)",
+    " — edit: is it vegan btw?",
+];
+
+/// Edits [`ScenarioParams::edit_share`] of the audience's top-level comments, from their own
+/// random stream so the rest of the world stays as the seed made it.
+fn add_edits(scenario: &mut Scenario, params: &ScenarioParams) {
+    if params.edit_share <= 0.0 {
+        return;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(params.seed ^ 0xED17_ED17);
+    for comment in &mut scenario.comments {
+        if comment.parent.is_some() || comment.role != Role::Audience {
+            continue;
+        }
+        if !rng.random_bool(params.edit_share.clamp(0.0, 1.0)) {
+            continue;
+        }
+        let after = chrono::Duration::minutes(rng.random_range(10..=240));
+        let note = EDIT_NOTES.choose(&mut rng).copied().unwrap_or(" (edited)");
+        comment.edit = Some((comment.timestamp + after, format!("{}{note}", comment.text)));
     }
 }
 

@@ -373,7 +373,7 @@ fn render(request: &Request<'_>, c: usize, all: bool, with_replies: bool) -> Val
         "video_id": media.id,
         "user_id": comment.from_id,
         "create_time": comment.timestamp.timestamp().to_string(),
-        "text": comment.text,
+        "text": comment.text_at(request.now),
         "likes": comment.like_count,
         "replies": replies.len(),
         "owner": comment.role == Role::Owner,

@@ -702,15 +702,16 @@ fn render_comment(request: &Request<'_>, c: usize, html: bool, show_moderation: 
     if comment.parent.is_none() {
         snippet.insert("videoId".into(), json!(media.id));
     }
+    let text = comment.text_at(request.now);
     let display = if html {
-        html_display(&comment.text)
+        html_display(text)
     } else {
-        comment.text.clone()
+        text.to_owned()
     };
     snippet.insert("textDisplay".into(), json!(display));
     // `textOriginal` is only guaranteed to the comment's author: some comments lack it.
     if comment.role == Role::Owner || !comment.key.is_multiple_of(7) {
-        snippet.insert("textOriginal".into(), json!(comment.text));
+        snippet.insert("textOriginal".into(), json!(text));
     }
     if let Some(p) = comment.parent {
         snippet.insert("parentId".into(), json!(s.comments[p].id));
@@ -743,12 +744,15 @@ fn render_comment(request: &Request<'_>, c: usize, html: bool, show_moderation: 
     if show_moderation && request.owns_media(comment.media) && comment.hidden {
         snippet.insert("moderationStatus".into(), json!("heldForReview"));
     }
-    let at = comment.timestamp.to_rfc3339_opts(SecondsFormat::Secs, true);
-    snippet.insert("publishedAt".into(), json!(at));
-    snippet.insert("updatedAt".into(), json!(at));
+    let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    snippet.insert("publishedAt".into(), json!(at(comment.timestamp)));
+    snippet.insert(
+        "updatedAt".into(),
+        json!(at(comment.updated_at(request.now))),
+    );
     json!({
         "kind": "youtube#comment",
-        "etag": etag(&format!("c{}{}", comment.id, comment.text)),
+        "etag": etag(&format!("c{}{}", comment.id, text)),
         "id": comment.id,
         "snippet": snippet,
     })

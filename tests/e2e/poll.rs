@@ -1,8 +1,9 @@
 //! The worker against the simulator: paging, incremental polls, answers, faults, restarts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use comment_triage::classify::Classifier;
 use comment_triage::domain::Platform;
 use comment_triage::sim::{Fault, ScenarioParams, SimOptions};
 use comment_triage::worker::PollError;
@@ -282,4 +283,55 @@ async fn comments_deleted_while_others_arrive_are_marked_deleted() {
         "the scenario deletes spam the worker had stored"
     );
     assert!(masked > 0, "the scenario hides a reply behind a deletion");
+}
+
+#[tokio::test]
+async fn an_edited_comment_is_stored_with_its_new_text_and_classified_again() {
+    let params = ScenarioParams {
+        accounts: 4,
+        platforms: vec![
+            Platform::Instagram,
+            Platform::Facebook,
+            Platform::Youtube,
+            Platform::Tiktok,
+        ],
+        // One post each, sponsored: every comment of the world is polled.
+        posts_per_account: 1,
+        comments_per_post: 150,
+        edit_share: 0.25,
+        ..scenario(23)
+    };
+    // Small pages: a poll that reads the newest page does not happen to see the whole post.
+    let app = spawn_app(params, SimOptions::default(), |w| w.page_size = 10).await;
+    app.poll_ok().await;
+    let first: HashMap<String, String> = app
+        .stored()
+        .await
+        .into_iter()
+        .map(|c| (c.external_id, c.text))
+        .collect();
+    // Authors come back to their comments within four hours; an edit moves no count, so the
+    // schedule finds it at the post's next full walk, which `poll --once --full` runs now.
+    app.sim.advance(chrono::Duration::hours(5));
+    app.poll_ok().await;
+    let report = app.worker.poll_full(&CancellationToken::new()).await;
+    assert_eq!(report.failures(), 0, "{report}");
+
+    let truth = app.sim.ground_truth();
+    let stored = app.stored().await;
+    assert_same_comments(&stored, &truth);
+    let classifier = Classifier::builtin().unwrap();
+    let mut edited = 0;
+    for c in &stored {
+        if first
+            .get(&c.external_id)
+            .is_some_and(|before| *before != c.text)
+        {
+            edited += 1;
+            let verdict = classifier.classify(&c.text);
+            assert_eq!(c.label, verdict.label, "{:?} classified again", c.text);
+            assert_eq!(c.rule, verdict.rule.as_str());
+        }
+    }
+    assert!(edited > 0, "the world edits comments the worker had stored");
 }
