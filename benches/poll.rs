@@ -49,6 +49,9 @@ const SHORT: Size = Size {
     comments_per_post: 142,
 };
 
+/// A worker still polling after this long is stuck, not slow: the bench fails instead of hanging CI.
+const WORKER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
 /// Days of simulated history before the throughput poll: every post's comments have arrived.
 const HISTORY_DAYS: i64 = 150;
 
@@ -160,6 +163,7 @@ fn run_worker(config: &Path, tokens: &HashMap<String, String>) -> WorkerRun {
         .spawn()
         .expect("triage starts");
     let pid = child.id() as i32;
+    let spawned = Instant::now();
     let status_file = format!("/proc/{pid}/status");
     let mut peak_rss_kb = 0;
     let mut status = 0;
@@ -179,6 +183,11 @@ fn run_worker(config: &Path, tokens: &HashMap<String, String>) -> WorkerRun {
         assert!(reaped == 0 || reaped == pid, "wait4 on the worker failed");
         if reaped == pid {
             break;
+        }
+        if spawned.elapsed() > WORKER_DEADLINE {
+            // SAFETY: the pid is our unreaped child's.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("triage poll --once still running after {WORKER_DEADLINE:?}");
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }

@@ -826,6 +826,26 @@ impl Worker {
         if depth == Depth::Full {
             return self.finish_full_walk(post, media, &first).await;
         }
+        if mode == Mode::Reconcile {
+            // An interrupted walk was finished from its cursor down; the user asked for every
+            // page, read from the newest.
+            let state = self.store.walk_state(post).await?;
+            let full = self
+                .walk_post(
+                    client,
+                    post,
+                    &media.external_id,
+                    &state,
+                    Depth::Full,
+                    cancel,
+                    outcome,
+                )
+                .await?;
+            if !full.completed {
+                return Ok(());
+            }
+            return self.finish_full_walk(post, media, &full).await;
+        }
         let Some(count) = media.comments_count else {
             // Nothing says where activity happened: re-read the open questions' threads.
             self.refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
@@ -1052,15 +1072,18 @@ impl Worker {
             // ahead.
             let look_ahead = next
                 .as_deref()
-                .filter(|_| !matches!(depth, Depth::UntilFound(_)));
+                .filter(|_| !matches!(depth, Depth::UntilFound(_)) && !cancel.is_cancelled());
             let fetch_next = async {
                 let cursor = look_ahead?;
                 let span = comment_page_span(walk.pages + 2, true);
-                let fetched = client
-                    .list_comments(post_id, Some(cursor))
-                    .instrument(span.clone())
-                    .await;
-                Some((span, fetched))
+                // A stop request drops the look-ahead (a GET: nothing to undo) rather than wait
+                // out its retries; the walk resumes from the cursor stored with this page.
+                tokio::select! {
+                    fetched = client
+                        .list_comments(post_id, Some(cursor))
+                        .instrument(span.clone()) => Some((span, fetched)),
+                    () = cancel.cancelled() => None,
+                }
             };
             let (written, next_page) = tokio::join!(
                 self.store

@@ -48,12 +48,12 @@ macro_rules! comment_fields {
     };
 }
 const REPLY_FIELDS: &str = comment_fields!();
-/// Top-level comments carry the first page of their replies, as large as Graph serves (without
-/// `.limit` the first nested page is short), so an answered thread usually costs no call of its
-/// own.
+/// Top-level comments carry the first page of their replies, 50 of them (without `.limit` the
+/// first nested page is short; much more, times a page of threads, risks Graph's "reduce the
+/// amount of data" refusal), so an answered thread usually costs no call of its own.
 const THREAD_FIELDS: &str = concat!(
     comment_fields!(),
-    ",comments.order(reverse_chronological).limit(100){",
+    ",comments.order(reverse_chronological).limit(50){",
     comment_fields!(),
     "}"
 );

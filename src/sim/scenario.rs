@@ -796,7 +796,7 @@ const EDIT_NOTES: [&str; 5] = [
 /// Edits [`ScenarioParams::edit_share`] of the audience's top-level comments, from their own
 /// random stream so the rest of the world stays as the seed made it.
 fn add_edits(scenario: &mut Scenario, params: &ScenarioParams) {
-    if params.edit_share <= 0.0 {
+    if params.edit_share.is_nan() || params.edit_share <= 0.0 {
         return;
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(params.seed ^ 0xED17_ED17);
