@@ -23,8 +23,6 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::ExposeSecret;
-
 use super::tokens::SharedToken;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -130,18 +128,7 @@ impl FacebookClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, PlatformError> {
-        let url = format!("{}/{}", self.base_url, path);
-        self.api
-            .get_json(
-                what,
-                |http| {
-                    http.get(&url)
-                        .query(query)
-                        .bearer_auth(self.token.get().expose_secret())
-                },
-                meta::interpret,
-            )
-            .await
+        meta::graph_get(&self.api, &self.base_url, &self.token, what, path, query).await
     }
 
     /// A thread's replies from the page after `after` (from the first page when `None`) to the

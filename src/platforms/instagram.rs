@@ -7,8 +7,6 @@
 //! (which repeat the token) are never followed or logged: the next request is rebuilt from
 //! `paging.cursors.after`.
 
-use secrecy::ExposeSecret;
-
 use super::tokens::SharedToken;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -85,18 +83,7 @@ impl InstagramClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, PlatformError> {
-        let url = format!("{}/{}", self.base_url, path);
-        self.api
-            .get_json(
-                what,
-                |http| {
-                    http.get(&url)
-                        .query(query)
-                        .bearer_auth(self.token.get().expose_secret())
-                },
-                meta::interpret,
-            )
-            .await
+        meta::graph_get(&self.api, &self.base_url, &self.token, what, path, query).await
     }
 
     /// The rest of a thread's replies after the nested expansion's first page.
