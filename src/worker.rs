@@ -19,7 +19,7 @@
 //! with an actionable message and the others complete. Cancellation is checked between pages:
 //! the page in hand is stored before the worker stops.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -38,12 +38,12 @@ use crate::platforms::instagram::{Identity, InstagramClient};
 use crate::platforms::tiktok::TiktokClient;
 use crate::platforms::tokens::SharedToken;
 use crate::platforms::youtube::{self, YoutubeClient};
-use crate::platforms::{Page, PlatformClient, PlatformError};
+use crate::platforms::{PlatformClient, PlatformError};
 use crate::progress::{CycleProgress, ProgressOutput};
 use crate::schedule::{self, PostDecision, PostView, ScheduleSettings, SkipReason, WalkReason};
 use crate::store::{
-    AccountKey, AccountSchedule, ClassifiedComment, PageWriteOutcome, PostKey, PostSchedule, Store,
-    StoreError, WalkProgress, WalkRecord,
+    AccountKey, AccountSchedule, ClassifiedComment, PageWriteOutcome, PageWriter, PendingPage,
+    PostKey, PostSchedule, Store, StoreError, WalkProgress, WalkRecord,
 };
 
 /// Why an account's poll failed this cycle.
@@ -180,6 +180,26 @@ enum Depth {
     Full,
 }
 
+/// Pages a walk may have handed to the writer and not yet seen stored: enough to keep fetching
+/// while the database commits, few enough that a failure wastes little.
+const PAGES_IN_FLIGHT: usize = 4;
+
+/// A page handed to the writer, with what the walk reports once it is stored.
+struct InFlightPage {
+    pending: PendingPage,
+    fetched: usize,
+    span: tracing::Span,
+}
+
+/// How a walk's page loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WalkEnd {
+    /// At the end of the list, the watermark, or the search's target.
+    Completed,
+    /// Cancelled between two pages; the stored cursor resumes it.
+    Interrupted,
+}
+
 /// What one walk of a post did.
 #[derive(Debug, Default)]
 struct Walk {
@@ -227,6 +247,8 @@ pub struct Worker {
     settings: Arc<Settings>,
     schedule_settings: ScheduleSettings,
     store: Store,
+    /// Stores the walks' pages in group commits.
+    pages: PageWriter,
     classifier: Arc<Classifier>,
     accounts: Vec<AccountRunner>,
     clock: Clock,
@@ -276,6 +298,7 @@ impl Worker {
         Worker {
             schedule_settings: ScheduleSettings::from_worker(&settings.worker),
             settings,
+            pages: PageWriter::new(store.clone()),
             store,
             classifier,
             accounts,
@@ -989,6 +1012,10 @@ impl Worker {
 
     /// Walks one post's comments from the newest (or from an interrupted walk's cursor) down to
     /// the stored watermark minus the overlap window, or to the end for a full walk.
+    ///
+    /// Pages are handed to the group-committing writer and the next one is fetched while they
+    /// wait, up to [`PAGES_IN_FLIGHT`] of them; every page handed in is stored (or has failed)
+    /// before this returns, so the caller sees the walk's whole effect in the store.
     #[allow(clippy::too_many_arguments)]
     async fn walk_post<C: PlatformClient>(
         &self,
@@ -1000,29 +1027,63 @@ impl Worker {
         cancel: &CancellationToken,
         outcome: &mut AccountPollOutcome,
     ) -> Result<Walk, PollError> {
+        let mut walk = Walk::default();
+        let mut in_flight = VecDeque::new();
+        let walked = self
+            .walk_pages(
+                client,
+                (post, post_id),
+                state,
+                depth,
+                cancel,
+                &mut walk,
+                &mut in_flight,
+                outcome,
+            )
+            .await;
+        // Whatever ended the walk, its pages are accounted for before the caller goes on.
+        let stored = self
+            .await_pages(&mut in_flight, 0, &mut walk, outcome)
+            .await;
+        let end = walked?;
+        stored?;
+        match end {
+            WalkEnd::Completed => walk.completed = true,
+            WalkEnd::Interrupted => outcome.interrupted = true,
+        }
+        Ok(walk)
+    }
+
+    /// The page loop of [`Worker::walk_post`]: returns how the walk ended, leaving the pages it
+    /// handed in (`in_flight`) for the caller to await.
+    #[allow(clippy::too_many_arguments)]
+    async fn walk_pages<C: PlatformClient>(
+        &self,
+        client: &C,
+        (post, post_id): (PostKey, &str),
+        state: &crate::store::WalkState,
+        depth: Depth,
+        cancel: &CancellationToken,
+        walk: &mut Walk,
+        in_flight: &mut VecDeque<InFlightPage>,
+        outcome: &mut AccountPollOutcome,
+    ) -> Result<WalkEnd, PollError> {
         let floor = match depth {
             Depth::Incremental => state.watermark.map(|w| w - self.settings.worker.overlap()),
             Depth::UntilFound(_) | Depth::Full => None,
         };
+        let writer_walk = self.pages.start_walk();
         let mut after = state.resume_after.clone();
         let mut walk_newest = state.walk_newest;
         let mut seen_cursors: HashSet<String> = after.iter().cloned().collect();
         let mut restarted = false;
-        let mut walk = Walk::default();
-        // The next page, fetched while the previous one was being stored.
-        let mut prefetched: Option<(tracing::Span, Result<Page<Comment>, PlatformError>)> = None;
+        let mut fetched_pages = 0;
         loop {
-            let (page_span, fetched) = match prefetched.take() {
-                Some(prefetched) => prefetched,
-                None => {
-                    let span = comment_page_span(walk.pages + 1, after.is_some());
-                    let fetched = client
-                        .list_comments(post_id, after.as_deref())
-                        .instrument(span.clone())
-                        .await;
-                    (span, fetched)
-                }
-            };
+            let page_span = comment_page_span(fetched_pages + 1, after.is_some());
+            let fetched = client
+                .list_comments(post_id, after.as_deref())
+                .instrument(page_span.clone())
+                .await;
             let page = match fetched {
                 Err(PlatformError::InvalidRequest { message }) if after.is_some() && !restarted => {
                     tracing::warn!(%message, "saved cursor refused; restarting the walk from the newest page");
@@ -1032,6 +1093,7 @@ impl Worker {
                 }
                 other => other?,
             };
+            fetched_pages += 1;
             let top_level: Vec<&Comment> = page
                 .items
                 .iter()
@@ -1067,69 +1129,85 @@ impl Worker {
                     watermark: state.watermark.max(walk_newest),
                 },
             };
-            // The platform's latency overlaps the database's: the next page is fetched while this
-            // one is stored. A search stops as soon as it has found enough, so it does not look
-            // ahead.
-            let look_ahead = next
-                .as_deref()
-                .filter(|_| !matches!(depth, Depth::UntilFound(_)) && !cancel.is_cancelled());
-            let fetch_next = async {
-                let cursor = look_ahead?;
-                let span = comment_page_span(walk.pages + 2, true);
-                // A stop request drops the look-ahead (a GET: nothing to undo) rather than wait
-                // out its retries; the walk resumes from the cursor stored with this page.
-                tokio::select! {
-                    fetched = client
-                        .list_comments(post_id, Some(cursor))
-                        .instrument(span.clone()) => Some((span, fetched)),
-                    () = cancel.cancelled() => None,
-                }
-            };
-            let (written, next_page) = tokio::join!(
-                self.store
-                    .save_comment_page(post, &classified, &progress, self.now()),
-                fetch_next
-            );
-            let written = written?;
-            prefetched = next_page;
-            page_span.in_scope(|| {
-                tracing::debug!(
-                    comments = fetched,
-                    new = written.inserted,
-                    changed = written.updated,
-                    answered = written.answered,
-                    "page stored"
-                )
+            let pending = self
+                .pages
+                .queue(writer_walk, post, classified, progress, self.now())
+                .await;
+            in_flight.push_back(InFlightPage {
+                pending,
+                fetched,
+                span: page_span,
             });
-            walk.pages += 1;
-            outcome.add_page(fetched, written);
             if let Some(progress) = &self.progress {
                 progress.read(fetched as u64);
             }
-            walk.inserted += written.inserted;
+            // A search stops as soon as it has found enough, so it needs each page's outcome
+            // before fetching the next; other walks keep a few pages in flight.
+            let keep = match depth {
+                Depth::UntilFound(_) => 0,
+                Depth::Incremental | Depth::Full => PAGES_IN_FLIGHT - 1,
+            };
+            self.await_pages(in_flight, keep, walk, outcome).await?;
             let explained = matches!(depth, Depth::UntilFound(wanted) if walk.inserted >= wanted);
             match next {
-                None => {
-                    walk.completed = true;
-                    return Ok(walk);
-                }
+                None => return Ok(WalkEnd::Completed),
                 Some(_) if explained => {
                     // Every announced comment is found: end the walk here, as if at the end.
                     let done = WalkProgress::Complete {
                         watermark: state.watermark.max(walk_newest),
                     };
-                    self.store
-                        .save_comment_page(post, &[], &done, self.now())
-                        .await?;
-                    walk.completed = true;
-                    return Ok(walk);
+                    let pending = self
+                        .pages
+                        .queue(writer_walk, post, Vec::new(), done, self.now())
+                        .await;
+                    pending.stored().await?;
+                    return Ok(WalkEnd::Completed);
                 }
                 Some(next) => after = Some(next),
             }
             if cancel.is_cancelled() {
-                outcome.interrupted = true;
-                return Ok(walk);
+                return Ok(WalkEnd::Interrupted);
             }
+        }
+    }
+
+    /// Awaits the oldest pages in flight until at most `keep` remain, adding what they stored to
+    /// the walk and the account's outcome.
+    async fn await_pages(
+        &self,
+        in_flight: &mut VecDeque<InFlightPage>,
+        keep: usize,
+        walk: &mut Walk,
+        outcome: &mut AccountPollOutcome,
+    ) -> Result<(), PollError> {
+        let mut first_error = None;
+        while in_flight.len() > keep {
+            let Some(page) = in_flight.pop_front() else {
+                break;
+            };
+            match page.pending.stored().await {
+                Ok(written) => {
+                    page.span.in_scope(|| {
+                        tracing::debug!(
+                            comments = page.fetched,
+                            new = written.inserted,
+                            changed = written.updated,
+                            answered = written.answered,
+                            "page stored"
+                        )
+                    });
+                    walk.pages += 1;
+                    walk.inserted += written.inserted;
+                    outcome.add_page(page.fetched, written);
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
         }
     }
 

@@ -639,9 +639,8 @@ impl SimState {
                 "username" => json!(account.username),
                 "comments_count" => {
                     let count = s
-                        .comments
-                        .iter()
-                        .filter(|c| c.media == m && c.visible_at(request.now))
+                        .comments_of_media(m)
+                        .filter(|&c| s.comments[c].visible_at(request.now))
                         .count();
                     json!(count)
                 }

@@ -136,6 +136,20 @@ impl Scenario {
         c.visible_at(now) && !(c.hidden && self.platform_of_media(c.media) == Platform::Youtube)
     }
 
+    /// Every comment and reply of a media, in no particular order: what a comment count counts,
+    /// without a scan of the whole world for each post a listing shows.
+    pub(crate) fn comments_of_media(&self, media: usize) -> impl Iterator<Item = usize> + '_ {
+        self.top_level_by_media[media].iter().flat_map(|&top| {
+            std::iter::once(top).chain(
+                self.replies_by_comment
+                    .get(&top)
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            )
+        })
+    }
+
     pub(crate) fn media_visible(&self, media: usize, now: DateTime<Utc>) -> bool {
         self.media[media].timestamp <= now
     }
@@ -849,6 +863,19 @@ mod tests {
                 assert!(s.comments[p].parent.is_none());
                 assert!(s.comments[p].deleted_at.is_none());
             }
+        }
+    }
+
+    #[test]
+    fn a_media_index_holds_exactly_its_comments_and_replies() {
+        let s = Scenario::build(&ScenarioParams::default());
+        for m in 0..s.media.len() {
+            let mut indexed: Vec<usize> = s.comments_of_media(m).collect();
+            indexed.sort_unstable();
+            let scanned: Vec<usize> = (0..s.comments.len())
+                .filter(|&c| s.comments[c].media == m)
+                .collect();
+            assert_eq!(indexed, scanned, "media {m}");
         }
     }
 

@@ -311,10 +311,8 @@ fn video_list(request: &Request<'_>) -> Result<Value, Failure> {
                     )),
                     "likes" => json!(media.like_count),
                     "comments" => json!(
-                        s.comments
-                            .iter()
-                            .enumerate()
-                            .filter(|(c, comment)| comment.media == m && shown(request, *c, true))
+                        s.comments_of_media(m)
+                            .filter(|&c| shown(request, c, true))
                             .count()
                     ),
                     _ => continue,

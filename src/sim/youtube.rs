@@ -935,12 +935,8 @@ fn videos(request: &Request<'_>) -> Result<Value, ApiError> {
             });
             if !request.state.comments_disabled(id) {
                 let count = s
-                    .comments
-                    .iter()
-                    .enumerate()
-                    .filter(|(c, comment)| {
-                        comment.media == m && shows(request, *c, Moderation::Published)
-                    })
+                    .comments_of_media(m)
+                    .filter(|&c| shows(request, c, Moderation::Published))
                     .count();
                 stats["commentCount"] = json!(count.to_string());
             }

@@ -115,41 +115,7 @@ impl Store {
         seen_at: DateTime<Utc>,
     ) -> Result<PageWriteOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut outcome = PageWriteOutcome::default();
-
-        let known = known_comments(&mut tx, post, comments).await?;
-        let mut fresh = Vec::new();
-        for item in comments {
-            let c = &item.comment;
-            match known.get(c.external_id.as_str()) {
-                None => fresh.push(item),
-                Some(known)
-                    if known.text != c.text || known.hidden != c.hidden || known.deleted =>
-                {
-                    update_comment(&mut tx, post, item, seen_at).await?;
-                    outcome.updated += 1;
-                }
-                Some(_) => {}
-            }
-        }
-        // A page may repeat a comment (platform paging drift); insert it once.
-        fresh.sort_by(|a, b| a.comment.external_id.cmp(&b.comment.external_id));
-        fresh.dedup_by(|a, b| a.comment.external_id == b.comment.external_id);
-        for chunk in fresh.chunks(ROWS_PER_INSERT) {
-            insert_comments(&mut tx, post, chunk, seen_at).await?;
-        }
-        outcome.inserted = fresh.len() as u64;
-        for item in &fresh {
-            if item.comment.role != AuthorRole::Audience {
-                insert_mentions(&mut tx, post, &item.comment).await?;
-            }
-        }
-
-        save_progress(&mut tx, post, progress, seen_at).await?;
-        count_found(&mut tx, post, outcome.inserted, seen_at).await?;
-        if outcome.inserted + outcome.updated > 0 {
-            outcome.answered = resolve_answers(&mut tx, post).await?;
-        }
+        let outcome = write_page(&mut tx, post, comments, progress, seen_at).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -238,6 +204,46 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// One page's writes inside a transaction the caller owns (one page, or a group of pages from
+/// [`super::PageWriter`]).
+pub(super) async fn write_page(
+    tx: &mut Transaction<'_, Sqlite>,
+    post: PostKey,
+    comments: &[ClassifiedComment],
+    progress: &WalkProgress,
+    seen_at: DateTime<Utc>,
+) -> Result<PageWriteOutcome, StoreError> {
+    let mut outcome = PageWriteOutcome::default();
+    let known = known_comments(tx, post, comments).await?;
+    let mut fresh = Vec::new();
+    let mut changed = Vec::new();
+    for item in comments {
+        let c = &item.comment;
+        match known.get(c.external_id.as_str()) {
+            None => fresh.push(item),
+            Some(known) if known.text != c.text || known.hidden != c.hidden || known.deleted => {
+                update_comment(tx, post, item, seen_at).await?;
+                changed.push(item);
+            }
+            Some(_) => {}
+        }
+    }
+    outcome.updated = changed.len() as u64;
+    // A page may repeat a comment (platform paging drift); insert it once.
+    fresh.sort_by(|a, b| a.comment.external_id.cmp(&b.comment.external_id));
+    fresh.dedup_by(|a, b| a.comment.external_id == b.comment.external_id);
+    for chunk in fresh.chunks(ROWS_PER_INSERT) {
+        insert_comments(tx, post, chunk, seen_at).await?;
+    }
+    outcome.inserted = fresh.len() as u64;
+    insert_mentions(tx, post, &fresh).await?;
+
+    save_progress(tx, post, progress, outcome.inserted, seen_at).await?;
+    let answerable = AnswerCandidates::of(fresh.iter().chain(&changed).copied());
+    outcome.answered = resolve_answers(tx, post, &answerable).await?;
+    Ok(outcome)
 }
 
 /// What the store has of a comment, to decide whether a fresh copy changes anything.
@@ -342,59 +348,96 @@ async fn update_comment(
     Ok(())
 }
 
+/// The @mentions in the owner's and the brand's new comments, in one statement: a top-level
+/// mention of an asker answers their question.
 async fn insert_mentions(
     tx: &mut Transaction<'_, Sqlite>,
     post: PostKey,
-    comment: &Comment,
+    fresh: &[&ClassifiedComment],
 ) -> Result<(), StoreError> {
-    for handle in mentioned_handles(&comment.text) {
-        sqlx::query(
-            "INSERT INTO comment_mentions (post_id, comment_external_id, handle) VALUES (?, ?, ?)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(post.0)
-        .bind(&comment.external_id)
-        .bind(handle)
-        .execute(&mut **tx)
-        .await?;
+    let mentions: Vec<(&str, String)> = fresh
+        .iter()
+        .filter(|item| item.comment.role != AuthorRole::Audience)
+        .flat_map(|item| {
+            mentioned_handles(&item.comment.text)
+                .into_iter()
+                .map(|handle| (item.comment.external_id.as_str(), handle))
+        })
+        .collect();
+    for chunk in mentions.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO comment_mentions (post_id, comment_external_id, handle) ",
+        );
+        query.push_values(chunk, |mut row, (comment, handle)| {
+            row.push_bind(post.0).push_bind(*comment).push_bind(handle);
+        });
+        query.push(" ON CONFLICT DO NOTHING");
+        query.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
 
+/// Records the walk progress of a page and adds its new comments to what the post's walks found
+/// since it was last settled, in the page's transaction and one statement: a restarted worker then
+/// knows both where its killed predecessor stopped and what it found.
 async fn save_progress(
     tx: &mut Transaction<'_, Sqlite>,
     post: PostKey,
     progress: &WalkProgress,
+    inserted: u64,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let found = inserted as i64;
     match progress {
-        WalkProgress::Unchanged => {}
+        WalkProgress::Unchanged if inserted == 0 => {}
+        WalkProgress::Unchanged => {
+            sqlx::query(
+                "INSERT INTO poll_state (post_id, found_since_settled, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT (post_id) DO UPDATE
+                     SET found_since_settled = poll_state.found_since_settled
+                                               + excluded.found_since_settled",
+            )
+            .bind(post.0)
+            .bind(found)
+            .bind(to_unix(at))
+            .execute(&mut **tx)
+            .await?;
+        }
         WalkProgress::Continue { after, walk_newest } => {
             sqlx::query(
-                "INSERT INTO poll_state (post_id, walk_after, walk_newest, updated_at)
-                 VALUES (?, ?, ?, ?)
+                "INSERT INTO poll_state (post_id, walk_after, walk_newest, found_since_settled,
+                                         updated_at)
+                 VALUES (?, ?, ?, ?, ?)
                  ON CONFLICT (post_id) DO UPDATE
                      SET walk_after = excluded.walk_after, walk_newest = excluded.walk_newest,
+                         found_since_settled = poll_state.found_since_settled
+                                               + excluded.found_since_settled,
                          updated_at = excluded.updated_at",
             )
             .bind(post.0)
             .bind(after)
             .bind(walk_newest.map(to_unix))
+            .bind(found)
             .bind(to_unix(at))
             .execute(&mut **tx)
             .await?;
         }
         WalkProgress::Complete { watermark } => {
             sqlx::query(
-                "INSERT INTO poll_state (post_id, watermark, updated_at) VALUES (?, ?, ?)
+                "INSERT INTO poll_state (post_id, watermark, found_since_settled, updated_at)
+                 VALUES (?, ?, ?, ?)
                  ON CONFLICT (post_id) DO UPDATE
                      SET watermark = excluded.watermark, walk_after = NULL, walk_newest = NULL,
+                         found_since_settled = poll_state.found_since_settled
+                                               + excluded.found_since_settled,
                          updated_at = excluded.updated_at
                      WHERE poll_state.watermark IS NOT excluded.watermark
-                        OR poll_state.walk_after IS NOT NULL",
+                        OR poll_state.walk_after IS NOT NULL
+                        OR excluded.found_since_settled > 0",
             )
             .bind(post.0)
             .bind(watermark.map(to_unix))
+            .bind(found)
             .bind(to_unix(at))
             .execute(&mut **tx)
             .await?;
@@ -403,29 +446,44 @@ async fn save_progress(
     Ok(())
 }
 
-/// Adds the page's new comments to what the post's walks found since it was last settled, in the
-/// page's transaction: a restarted worker then knows what its killed predecessor found.
-async fn count_found(
-    tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    inserted: u64,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if inserted == 0 {
-        return Ok(());
+/// The questions a page may have answered, so that resolving looks at those instead of every
+/// open question of the post on every page.
+#[derive(Debug, Default)]
+struct AnswerCandidates {
+    /// Top-level audience questions the page stored or changed (their answer may be stored
+    /// already), and the threads in which the owner or the brand replied.
+    questions: Vec<String>,
+    /// The owner or the brand wrote a top-level comment: it may @mention any asker of the post.
+    any_question: bool,
+}
+
+impl AnswerCandidates {
+    fn of<'a>(stored: impl Iterator<Item = &'a ClassifiedComment>) -> AnswerCandidates {
+        let mut candidates = AnswerCandidates::default();
+        for item in stored {
+            let c = &item.comment;
+            match (&c.parent_id, c.role) {
+                (None, AuthorRole::Audience) if item.verdict.label.is_question() => {
+                    candidates.questions.push(c.external_id.clone());
+                }
+                (None, AuthorRole::Audience) => {}
+                (None, _) => candidates.any_question |= MENTION.is_match(&c.text),
+                (Some(_), AuthorRole::Audience) => {}
+                (Some(parent), _) => candidates.questions.push(parent.clone()),
+            }
+        }
+        candidates.questions.sort_unstable();
+        candidates.questions.dedup();
+        // Each id is bound twice; past SQLite's limit on bound values, look at every question.
+        if candidates.questions.len() > ROWS_PER_INSERT * INSERT_COLUMNS / 4 {
+            candidates.any_question = true;
+        }
+        candidates
     }
-    sqlx::query(
-        "INSERT INTO poll_state (post_id, found_since_settled, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (post_id) DO UPDATE
-             SET found_since_settled = poll_state.found_since_settled
-                                       + excluded.found_since_settled",
-    )
-    .bind(post.0)
-    .bind(inserted as i64)
-    .bind(to_unix(at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+
+    fn is_empty(&self) -> bool {
+        self.questions.is_empty() && !self.any_question
+    }
 }
 
 /// Marks as answered the open questions of a post that now have an answer: the first reply in
@@ -434,12 +492,21 @@ async fn count_found(
 async fn resolve_answers(
     tx: &mut Transaction<'_, Sqlite>,
     post: PostKey,
+    candidates: &AnswerCandidates,
 ) -> Result<u64, StoreError> {
-    let rows = sqlx::query(
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT q.id, r.created_at, r.author_handle, r.author_role
          FROM comments q
          JOIN comments r ON r.post_id = q.post_id AND r.parent_external_id = q.external_id
-         WHERE q.post_id = ?1 AND q.parent_external_id IS NULL AND q.answered_at IS NULL
+         WHERE q.post_id = ",
+    );
+    query.push_bind(post.0);
+    push_question_scope(&mut query, candidates);
+    query.push(
+        " AND q.parent_external_id IS NULL AND q.answered_at IS NULL
            AND q.author_role = 'audience' AND q.label <> 'not_question'
            AND r.author_role <> 'audience'
          UNION ALL
@@ -447,15 +514,18 @@ async fn resolve_answers(
          FROM comments q
          JOIN comment_mentions cm ON cm.post_id = q.post_id AND cm.handle = lower(q.author_handle)
          JOIN comments m ON m.post_id = cm.post_id AND m.external_id = cm.comment_external_id
-         WHERE q.post_id = ?1 AND q.parent_external_id IS NULL AND q.answered_at IS NULL
+         WHERE q.post_id = ",
+    );
+    query.push_bind(post.0);
+    push_question_scope(&mut query, candidates);
+    query.push(
+        " AND q.parent_external_id IS NULL AND q.answered_at IS NULL
            AND q.author_role = 'audience' AND q.label <> 'not_question'
            AND m.parent_external_id IS NULL AND m.author_role <> 'audience'
            AND m.created_at >= q.created_at
          ORDER BY 1, 2",
-    )
-    .bind(post.0)
-    .fetch_all(&mut **tx)
-    .await?;
+    );
+    let rows = query.build().fetch_all(&mut **tx).await?;
     let mut resolved = 0;
     let mut last_question = None;
     for row in rows {
@@ -476,6 +546,19 @@ async fn resolve_answers(
         resolved += 1;
     }
     Ok(resolved)
+}
+
+/// `AND q.external_id IN (...)` unless every open question of the post is a candidate.
+fn push_question_scope(query: &mut QueryBuilder<Sqlite>, candidates: &AnswerCandidates) {
+    if candidates.any_question {
+        return;
+    }
+    query.push(" AND q.external_id IN (");
+    let mut ids = query.separated(", ");
+    for id in &candidates.questions {
+        ids.push_bind(id.clone());
+    }
+    query.push(")");
 }
 
 #[cfg(test)]

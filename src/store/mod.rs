@@ -3,6 +3,8 @@
 //! Invariants:
 //! - A page of comments and the walk state that says "this page is done" commit in one transaction
 //!   ([`Store::save_comment_page`]), so a crash at any point neither loses nor duplicates a comment.
+//!   [`PageWriter`] stores the pages of concurrent walks in group commits, each page still whole
+//!   and in the order it was handed in.
 //! - Comments are keyed by `(post, platform id)`: seeing a comment again updates it only when its text
 //!   or visibility changed, so a poll that sees nothing new writes nothing.
 //! - Whether a question is answered is derived from the stored replies and @mentions by
@@ -19,6 +21,7 @@ mod deliveries;
 mod queries;
 mod schedule;
 mod tokens;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -35,6 +38,7 @@ pub use deliveries::{CountGap, FailingDelivery, PendingDelivery};
 pub use queries::{OpenQuestion, QuestionScope, RecentComment, StoredComment, Totals};
 pub use schedule::{AccountSchedule, PostSchedule, WalkRecord};
 pub use tokens::{TokenHealth, TokenRecord};
+pub use writer::{PageWriter, PendingPage, WalkId};
 
 /// Errors from the store. The caller can only report them: a storage failure is not retried here.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,14 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
+    /// A page was refused because an earlier page of the same walk could not be stored: storing
+    /// it would move the walk's cursor past the lost page.
+    #[error(
+        "an earlier page of this walk could not be stored; the walk resumes from its last stored page"
+    )]
+    EarlierPageFailed,
+    #[error("the page writer stopped before storing the page")]
+    WriterStopped,
 }
 
 /// Row id of an account in this database.

@@ -1,0 +1,180 @@
+//! Group commit of comment pages: the pages that concurrent walks hand in while the database is
+//! busy are stored in one transaction instead of one each.
+//!
+//! A commit writes every b-tree page the transaction touched to the WAL (the table, five indexes,
+//! the walk state): a transaction per page of 50 comments rewrites the same index pages again and
+//! again, and costs the worker a round trip to SQLite's thread per statement of `BEGIN`/`COMMIT`.
+//! A group of pages shares all of that. Each page keeps its own writes and walk progress, so a
+//! crash between two commits still leaves every post at a page boundary: exactly-once holds as
+//! with one transaction per page.
+//!
+//! Order: pages are written in the order they are handed in, so a walk's page N commits before
+//! its page N+1 (whose cursor points past both). When a page cannot be stored, the pages of the
+//! same walk handed in after it are refused rather than stored: storing them would move the
+//! walk's cursor past the lost page.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use super::comments::write_page;
+use super::{ClassifiedComment, PageWriteOutcome, PostKey, Store, StoreError, WalkProgress};
+
+/// At most this many comments go into one group commit: a bound on how long the write lock is
+/// held and on what one failure makes the group retry page by page.
+const MAX_GROUP_COMMENTS: usize = 4_000;
+
+/// Pages waiting for the writer, across all walks.
+const QUEUE_PAGES: usize = 64;
+
+/// Identifies one walk of one post: a failed page refuses the later pages of its walk only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WalkId(u64);
+
+/// A page handed to the writer; await it for what it changed.
+#[must_use = "a page's outcome says whether it was stored"]
+pub struct PendingPage(oneshot::Receiver<Result<PageWriteOutcome, StoreError>>);
+
+impl PendingPage {
+    /// What storing the page changed, once its group has committed.
+    ///
+    /// # Errors
+    /// The page was not stored: a database error, an earlier page of its walk failed, or the
+    /// writer stopped.
+    pub async fn stored(self) -> Result<PageWriteOutcome, StoreError> {
+        self.0.await.unwrap_or(Err(StoreError::WriterStopped))
+    }
+}
+
+struct PageJob {
+    walk: WalkId,
+    post: PostKey,
+    comments: Vec<ClassifiedComment>,
+    progress: WalkProgress,
+    seen_at: DateTime<Utc>,
+    done: oneshot::Sender<Result<PageWriteOutcome, StoreError>>,
+}
+
+/// Stores comment pages in group commits on a task of its own (started on first use, inside the
+/// caller's runtime). Cheap to share by reference; the task ends when the writer is dropped and
+/// its queue is empty.
+pub struct PageWriter {
+    store: Store,
+    queue: OnceLock<mpsc::Sender<PageJob>>,
+    next_walk: AtomicU64,
+}
+
+impl PageWriter {
+    pub fn new(store: Store) -> PageWriter {
+        PageWriter {
+            store,
+            queue: OnceLock::new(),
+            next_walk: AtomicU64::new(0),
+        }
+    }
+
+    /// A new walk's identity, for [`PageWriter::queue`].
+    pub fn start_walk(&self) -> WalkId {
+        WalkId(self.next_walk.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Hands a page in; waits only while the writer's queue is full.
+    pub async fn queue(
+        &self,
+        walk: WalkId,
+        post: PostKey,
+        comments: Vec<ClassifiedComment>,
+        progress: WalkProgress,
+        seen_at: DateTime<Utc>,
+    ) -> PendingPage {
+        let (done, stored) = oneshot::channel();
+        let job = PageJob {
+            walk,
+            post,
+            comments,
+            progress,
+            seen_at,
+            done,
+        };
+        let queue = self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE_PAGES);
+            tokio::spawn(write_groups(self.store.clone(), receiver));
+            sender
+        });
+        // A closed queue drops the job, and with it `done`: the page reports WriterStopped.
+        let _ = queue.send(job).await;
+        PendingPage(stored)
+    }
+}
+
+/// The writer's loop: takes whatever pages are waiting (at least one) and stores them together.
+async fn write_groups(store: Store, mut receiver: mpsc::Receiver<PageJob>) {
+    let mut failed_walks: HashSet<WalkId> = HashSet::new();
+    while let Some(first) = receiver.recv().await {
+        let mut group = vec![first];
+        let mut comments = group[0].comments.len();
+        while comments < MAX_GROUP_COMMENTS {
+            let Ok(job) = receiver.try_recv() else { break };
+            comments += job.comments.len();
+            group.push(job);
+        }
+        let group: Vec<PageJob> = group
+            .into_iter()
+            .filter_map(|job| {
+                if failed_walks.contains(&job.walk) {
+                    let _ = job.done.send(Err(StoreError::EarlierPageFailed));
+                    None
+                } else {
+                    Some(job)
+                }
+            })
+            .collect();
+        let span = tracing::debug_span!("group_commit", pages = group.len(), comments);
+        match write_group(&store, &group).instrument(span).await {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.done.send(Ok(outcome));
+                }
+            }
+            // Something in the group failed and nothing of it is stored: each page alone now, so
+            // the failure is reported for the page that caused it and the others are stored.
+            Err(error) => {
+                tracing::warn!(%error, pages = group.len(), "a group commit failed; storing its pages one by one");
+                for job in group {
+                    let result = if failed_walks.contains(&job.walk) {
+                        Err(StoreError::EarlierPageFailed)
+                    } else {
+                        store
+                            .save_comment_page(job.post, &job.comments, &job.progress, job.seen_at)
+                            .await
+                    };
+                    if result.is_err() {
+                        failed_walks.insert(job.walk);
+                    }
+                    let _ = job.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+async fn write_group(
+    store: &Store,
+    group: &[PageJob],
+) -> Result<Vec<PageWriteOutcome>, StoreError> {
+    if group.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = store.begin_write().await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        outcomes
+            .push(write_page(&mut tx, job.post, &job.comments, &job.progress, job.seen_at).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
