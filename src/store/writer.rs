@@ -178,3 +178,119 @@ async fn write_group(
     tx.commit().await?;
     Ok(outcomes)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::domain::{AuthorRole, Comment, Label, Media, Platform, RuleId, Verdict};
+
+    fn comment(id: &str, at: DateTime<Utc>) -> ClassifiedComment {
+        ClassifiedComment {
+            comment: Comment {
+                external_id: id.into(),
+                parent_id: None,
+                author_id: Some("70".into()),
+                author_handle: "ann".into(),
+                text: format!("comment {id}"),
+                created_at: at,
+                role: AuthorRole::Audience,
+                hidden: false,
+            },
+            verdict: Verdict {
+                label: Label::NotQuestion,
+                rule: RuleId::new("test.none"),
+                overruled: None,
+            },
+        }
+    }
+
+    /// Four pages handed in at once form one group; one of them cannot be stored (its post does
+    /// not exist). The group is retried page by page: the other walk's pages are stored in order,
+    /// the failed walk's later page is refused instead of moving its cursor past the lost one.
+    #[tokio::test]
+    async fn a_failed_page_refuses_the_rest_of_its_walk_and_spares_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let now = Utc::now();
+        let account = store
+            .upsert_account(Platform::Instagram, "1784", "ann", "ann")
+            .await
+            .unwrap();
+        let media = Media {
+            external_id: "1801".into(),
+            caption: "#ad".into(),
+            permalink: None,
+            created_at: now - Duration::hours(5),
+            comments_count: Some(3),
+        };
+        let post = store
+            .upsert_posts(account, &[(media, vec![])])
+            .await
+            .unwrap()[0];
+        let missing_post = PostKey(post.0 + 1_000);
+        let writer = PageWriter::new(store.clone());
+        let (good, bad) = (writer.start_walk(), writer.start_walk());
+        let first = WalkProgress::Continue {
+            after: "c1".into(),
+            walk_newest: Some(now),
+        };
+        let done = WalkProgress::Complete {
+            watermark: Some(now),
+        };
+        let good_1 = writer
+            .queue(
+                good,
+                post,
+                vec![comment("11", now), comment("12", now)],
+                first.clone(),
+                now,
+            )
+            .await;
+        let bad_1 = writer
+            .queue(bad, missing_post, vec![comment("21", now)], first, now)
+            .await;
+        let bad_2 = writer
+            .queue(
+                bad,
+                missing_post,
+                vec![comment("22", now)],
+                done.clone(),
+                now,
+            )
+            .await;
+        let good_2 = writer
+            .queue(
+                good,
+                post,
+                vec![comment("12", now), comment("13", now)],
+                done,
+                now,
+            )
+            .await;
+
+        assert_eq!(good_1.stored().await.unwrap().inserted, 2);
+        assert!(matches!(bad_1.stored().await, Err(StoreError::Sql(_))));
+        assert!(matches!(
+            bad_2.stored().await,
+            Err(StoreError::EarlierPageFailed)
+        ));
+        assert_eq!(
+            good_2.stored().await.unwrap().inserted,
+            1,
+            "12 was stored already"
+        );
+        let state = store.walk_state(post).await.unwrap();
+        assert_eq!(state.resume_after, None, "the last page completed the walk");
+        assert_eq!(
+            state.watermark.map(|w| w.timestamp()),
+            Some(now.timestamp())
+        );
+        assert_eq!(
+            store.post_schedules(&[post]).await.unwrap()[&post].found_since_settled,
+            3
+        );
+        store.close().await;
+    }
+}
