@@ -11,6 +11,9 @@
 //! 3. **Steady state**: a poll every simulated hour while comments keep arriving, calls per 1,000
 //!    new comments against a floor of one listing call per account, one call per post checked and
 //!    one per page of new comments (`POLL_BENCH_VERBOSE=1` prints each poll).
+//!
+//! `--throughput-only` skips the steady state; `POLL_BENCH_TRIAGE=path` measures another build
+//! of `triage`, to compare two changes on the same machine at the same time.
 
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
@@ -61,7 +64,9 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         throughput(size).await;
-        steady_state_efficiency().await;
+        if !std::env::args().any(|a| a == "--throughput-only") {
+            steady_state_efficiency().await;
+        }
     });
 }
 
@@ -91,8 +96,11 @@ async fn throughput(size: Size) {
     let config = write_config(&sim, dir.path(), true);
 
     let started = Instant::now();
+    let simulator_cpu_before = own_cpu_secs();
     let run = run_worker(&config, &sim_tokens(&sim));
     let elapsed = started.elapsed().as_secs_f64();
+    // This process serves the simulator while the child polls: its CPU is the simulator's.
+    let simulator_cpu = own_cpu_secs() - simulator_cpu_before;
     assert!(
         run.status.success(),
         "triage poll --once failed ({}): {}",
@@ -107,7 +115,7 @@ async fn throughput(size: Size) {
     let truth = sim.ground_truth().len() as u64;
     assert_eq!(stored, truth, "the store must hold every simulated comment");
     println!(
-        "throughput: {} accounts on {} platforms, {} posts, {} comments stored by `triage poll --once` in {elapsed:.2}s = {:.0} comments/s; worker CPU {:.2}s, peak memory {:.1} MB; {} API calls",
+        "throughput: {} accounts on {} platforms, {} posts, {} comments stored by `triage poll --once` in {elapsed:.2}s = {:.0} comments/s; worker CPU {:.2}s (simulator {simulator_cpu:.2}s), peak memory {:.1} MB; {} API calls",
         size.accounts,
         DEMO_PLATFORMS.len().min(size.accounts),
         size.accounts * size.posts_per_account,
@@ -152,7 +160,10 @@ struct WorkerRun {
 #[expect(clippy::zombie_processes, reason = "wait4 reaps the child, not std")]
 fn run_worker(config: &Path, tokens: &HashMap<String, String>) -> WorkerRun {
     let stderr = tempfile::NamedTempFile::new().expect("stderr file");
-    let child = Command::new(env!("CARGO_BIN_EXE_triage"))
+    // `POLL_BENCH_TRIAGE=path` measures another build of `triage` (to compare two changes).
+    let triage = std::env::var_os("POLL_BENCH_TRIAGE")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_triage").into());
+    let child = Command::new(triage)
         .arg("--config")
         .arg(config)
         .args(["poll", "--once"])
@@ -200,6 +211,19 @@ fn run_worker(config: &Path, tokens: &HashMap<String, String>) -> WorkerRun {
             .map(|t| t.tv_sec as f64 + t.tv_usec as f64 / 1e6)
             .sum(),
     }
+}
+
+/// User and system CPU this process has used so far, its threads included.
+fn own_cpu_secs() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live local.
+    let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(status, 0, "getrusage");
+    [usage.ru_utime, usage.ru_stime]
+        .iter()
+        .map(|t| t.tv_sec as f64 + t.tv_usec as f64 / 1e6)
+        .sum()
 }
 
 /// `VmHWM:   84016 kB` from `/proc/PID/status`.
