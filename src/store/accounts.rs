@@ -47,7 +47,7 @@ impl Store {
         .bind(external_id)
         .bind(name)
         .bind(owner_handle)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writes)
         .await?;
         Ok(AccountKey(id))
     }
@@ -117,7 +117,7 @@ impl Store {
         sqlx::query("UPDATE accounts SET last_attempt_at = ? WHERE id = ?")
             .bind(to_unix(at))
             .bind(account.0)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         Ok(())
     }
@@ -140,7 +140,7 @@ impl Store {
                 )
                 .bind(to_unix(at))
                 .bind(account.0)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?
             }
             Some(error) => {
@@ -149,7 +149,7 @@ impl Store {
                 )
                 .bind(error)
                 .bind(account.0)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?
             }
         };

@@ -133,7 +133,7 @@ impl Store {
         .bind(count as i64)
         .bind(post.0)
         .bind(count as i64)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }

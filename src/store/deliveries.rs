@@ -190,7 +190,7 @@ impl Store {
         )
         .bind(to_unix(at))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }
@@ -212,7 +212,7 @@ impl Store {
         .bind(error)
         .bind(to_unix(retry_at))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }

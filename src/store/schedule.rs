@@ -160,7 +160,7 @@ impl Store {
         .bind(to_unix(at))
         .bind(walk.full)
         .bind(walk.searched)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }
@@ -203,7 +203,7 @@ impl Store {
         .bind(resets_at)
         .bind(schedule.deferred_posts as i64)
         .bind(account.0)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }

@@ -125,7 +125,7 @@ impl Store {
         .bind(&record.dead_reason)
         .bind(record.dead_at.map(to_unix))
         .bind(&record.config_fingerprint)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }
