@@ -5,12 +5,14 @@
 //! ```text
 //! run_until_stopped ── poll_once ──┬── poll_account (≤ max_concurrent_accounts at once)
 //!      (schedule)       (a cycle)  │     ├─ list posts within lookback, keep the campaigns' posts
-//!                                  │     ├─ walk_post: page → classify → save page + cursor (1 tx)
+//!                                  │     ├─ walk_post: page → classify → PageWriter (page + cursor,
+//!                                  │     │    group-committed with other walks' pages)
 //!                                  │     └─ refresh threads of older open questions (answers)
 //!                                  └── …
 //! ```
 //!
-//! Exactly-once: a page's comments and the cursor of the next page commit in one transaction, and
+//! Exactly-once: a page's comments and the cursor of the next page commit in one transaction (with
+//! other pages waiting at the same moment, each whole and in order: [`crate::store::PageWriter`]), and
 //! the watermark moves only when a walk completes, so a crash or kill at any point resumes from the
 //! last committed page and loses nothing; re-reading a page is harmless because comments are keyed
 //! by their platform id. What the walks found since the post was last settled is counted in the
