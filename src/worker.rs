@@ -719,6 +719,13 @@ impl Worker {
                 Err(PollError::Platform(PlatformError::NotFound { message })) => {
                     tracing::warn!(post = %media.external_id, %message, "post is gone, skipping it");
                 }
+                Err(PollError::Platform(PlatformError::CommentsDisabled { message })) => {
+                    tracing::info!(
+                        post = %media.external_id,
+                        %message,
+                        "comments are turned off on this post; its stored comments are kept"
+                    );
+                }
                 Err(e) => return Err(e),
             }
             if outcome.interrupted {

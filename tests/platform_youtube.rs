@@ -333,7 +333,7 @@ async fn a_bad_page_token_is_an_invalid_request() {
 }
 
 #[tokio::test]
-async fn disabled_comments_and_deleted_videos_are_not_found() {
+async fn disabled_comments_and_deleted_videos_are_told_apart() {
     let sim = spawn(params(18), SimOptions::default()).await;
     let client = client(&sim, 20);
     let posts = all_posts(&client).await;
@@ -345,7 +345,7 @@ async fn disabled_comments_and_deleted_videos_are_not_found() {
         media_id: gone.clone(),
     });
     match client.list_comments(closed, None).await {
-        Err(PlatformError::NotFound { message }) => {
+        Err(PlatformError::CommentsDisabled { message }) => {
             assert!(message.contains("commentsDisabled"), "{message}")
         }
         other => panic!("{other:?}"),

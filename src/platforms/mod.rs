@@ -37,6 +37,10 @@ pub enum PlatformError {
     /// The object is gone (deleted post or comment) or not visible to this token.
     #[error("not found: {message}")]
     NotFound { message: String },
+    /// The post is there, but its owner turned comments off: there is nothing to read until they
+    /// turn them back on. What was stored before stays.
+    #[error("comments are turned off: {message}")]
+    CommentsDisabled { message: String },
     /// The platform refused the request itself (bad parameter, stale cursor).
     #[error("request refused: {message}")]
     InvalidRequest { message: String },

@@ -548,8 +548,8 @@ pub fn interpret(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Inter
             subcode: None,
             message,
         }),
-        (403, "commentsDisabled") => Interpretation::Fail(PlatformError::NotFound {
-            message: format!("comments are turned off on this video ({message})"),
+        (403, "commentsDisabled") => Interpretation::Fail(PlatformError::CommentsDisabled {
+            message: format!("on this video ({message})"),
         }),
         (403, _) => Interpretation::Fail(PlatformError::PermissionDenied { message }),
         (404, _) => Interpretation::Fail(PlatformError::NotFound { message }),
@@ -746,7 +746,7 @@ mod tests {
         ));
         assert!(matches!(
             err(403, "commentsDisabled"),
-            Interpretation::Fail(PlatformError::NotFound { .. })
+            Interpretation::Fail(PlatformError::CommentsDisabled { .. })
         ));
         assert!(matches!(
             err(403, "rateLimitExceeded"),

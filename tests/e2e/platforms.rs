@@ -148,3 +148,66 @@ async fn all_four_platforms_lose_nothing_under_random_faults() {
     poll_until_clean(&app, 10).await;
     assert_same_comments(&app.stored().await, &app.sim.ground_truth());
 }
+
+/// A creator turns comments off on one video mid-campaign: the channel's poll does not fail, the
+/// video keeps what was stored (not marked deleted: the comments are hidden, not gone), and the
+/// other videos' new comments all arrive.
+#[tokio::test]
+async fn comments_turned_off_on_a_video_keep_what_was_stored_and_the_channel_polls_on() {
+    let app = spawn_app(on(&[Platform::Youtube], 36), SimOptions::default(), |w| {
+        w.page_size = 20
+    })
+    .await;
+    app.poll_ok().await;
+    let stored_on = |comments: &[comment_triage::store::StoredComment], video: &str| {
+        comments
+            .iter()
+            .filter(|c| c.post_external_id == video)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let stored = app.stored().await;
+    let closed = app
+        .sim
+        .posts()
+        .into_iter()
+        .map(|p| p.id)
+        .find(|id| !stored_on(&stored, id).is_empty())
+        .expect("a video with comments");
+    let before = stored_on(&stored, &closed);
+    app.sim.inject(Fault::DisableComments {
+        media_id: closed.clone(),
+    });
+    app.sim.advance(chrono::Duration::hours(9));
+    // Every video is read to its end, the closed one included.
+    let report = app
+        .worker
+        .poll_full(&tokio_util::sync::CancellationToken::new())
+        .await;
+    assert_eq!(report.failures(), 0, "a poll failed:\n{report}");
+
+    let stored = app.stored().await;
+    let after = stored_on(&stored, &closed);
+    assert_eq!(after.len(), before.len(), "what was stored stays");
+    assert!(
+        after.iter().all(|c| !c.deleted),
+        "nothing is marked deleted"
+    );
+    let others: Vec<_> = app
+        .sim
+        .ground_truth()
+        .into_iter()
+        .filter(|c| c.media_id != closed)
+        .map(|c| c.id)
+        .collect();
+    assert!(
+        others.len() > before.len(),
+        "the other videos have comments"
+    );
+    for id in &others {
+        assert!(
+            stored.iter().any(|c| &c.external_id == id),
+            "comment {id} of another video is stored"
+        );
+    }
+}
