@@ -190,6 +190,9 @@ struct Walk {
     /// The cursor of the page after the one that reached the floor: a search for comments in
     /// older threads goes on from there instead of reading this walk's pages again.
     floor_cursor: Option<String>,
+    /// When the last top-level comment of the last page read was posted: the walk saw whole every
+    /// thread newer than that on the pages it read.
+    last_top_level: Option<DateTime<Utc>>,
     inserted: u64,
     pages: usize,
     /// Reached its end (not interrupted by cancellation).
@@ -888,6 +891,9 @@ impl Worker {
             full: resumed_backfill,
             ..WalkRecord::default()
         };
+        if found > wanted && stored.walk.resume_after.is_none() {
+            found -= self.deleted_above(post, &first.seen, &first).await? as i64;
+        }
         let depth = match found.cmp(&wanted) {
             std::cmp::Ordering::Equal => {
                 return self
@@ -950,7 +956,24 @@ impl Worker {
             if depth != Depth::Full && found + deeper.inserted as i64 > wanted {
                 // The search found more than the count moved by: comments were deleted meanwhile,
                 // and settling now would keep them live for good (later counts balance around
-                // them). Only reading every page tells which.
+                // them). Those in the threads read are known now; only reading every page tells
+                // which others.
+                deeper.seen.extend(first.seen.iter().cloned());
+                found -= self.deleted_above(post, &deeper.seen, &deeper).await? as i64;
+                let found = found + deeper.inserted as i64;
+                if found <= wanted {
+                    let missing = (wanted - found) as u64;
+                    return self
+                        .settle(
+                            post,
+                            WalkRecord {
+                                missing,
+                                searched: true,
+                                ..settled
+                            },
+                        )
+                        .await;
+                }
                 tracing::info!(
                     wanted,
                     found = found + deeper.inserted as i64,
@@ -969,6 +992,31 @@ impl Worker {
                 )
                 .await;
         }
+    }
+
+    /// Marks deleted the comments of the threads `walk` read whole (from the newest page down)
+    /// that are not in `seen`: they explain a count that moved by less than the walks found,
+    /// without reading every page. Returns how many.
+    async fn deleted_above(
+        &self,
+        post: PostKey,
+        seen: &HashSet<String>,
+        walk: &Walk,
+    ) -> Result<u64, PollError> {
+        let Some(newer_than) = walk.last_top_level else {
+            return Ok(0);
+        };
+        let deleted = self
+            .store
+            .mark_missing_deleted_newer_than(post, seen, newer_than, self.now())
+            .await?;
+        if deleted > 0 {
+            tracing::info!(
+                deleted,
+                "comments gone from the threads read marked deleted"
+            );
+        }
+        Ok(deleted)
     }
 
     async fn settle(&self, post: PostKey, record: WalkRecord) -> Result<(), PollError> {
@@ -1053,6 +1101,10 @@ impl Worker {
                 .collect();
             walk.threads
                 .extend(top_level.iter().map(|c| c.external_id.clone()));
+            walk.last_top_level = top_level
+                .last()
+                .map(|c| c.created_at)
+                .or(walk.last_top_level);
             walk.seen
                 .extend(page.items.iter().map(|c| c.external_id.clone()));
             let page_newest = top_level.iter().map(|c| c.created_at).max();

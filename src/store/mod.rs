@@ -15,6 +15,7 @@
 mod accounts;
 mod audit;
 mod comments;
+mod deletions;
 mod deliveries;
 mod queries;
 mod schedule;
