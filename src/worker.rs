@@ -875,6 +875,11 @@ impl Worker {
         // What walks found since the count was last reconciled: this one, and those a kill or a
         // shutdown interrupted before they could settle the post (counted with their pages).
         let mut found = (stored.found_since_settled + first.inserted) as i64;
+        // A walk from the newest page down also shows what was deleted among the threads it read:
+        // counted, a deletion cannot hide a new reply elsewhere from the count.
+        if stored.walk.resume_after.is_none() {
+            found -= self.deleted_above(post, &first.seen, &first).await? as i64;
+        }
         let mut refreshed = false;
         if found < wanted && search_due((wanted - found) as u64) {
             found += self
@@ -891,9 +896,6 @@ impl Worker {
             full: resumed_backfill,
             ..WalkRecord::default()
         };
-        if found > wanted && stored.walk.resume_after.is_none() {
-            found -= self.deleted_above(post, &first.seen, &first).await? as i64;
-        }
         let depth = match found.cmp(&wanted) {
             std::cmp::Ordering::Equal => {
                 return self
