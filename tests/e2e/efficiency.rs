@@ -68,3 +68,47 @@ async fn a_recent_deletion_is_marked_without_reading_every_page() {
         "some deletion should be found by the threads a poll reads anyway"
     );
 }
+
+/// The deletions read off the threads a walk saw are real on every platform: no comment still on
+/// the platform is marked deleted, not even for a moment (a later walk seeing it again would
+/// count it changed).
+#[tokio::test]
+async fn no_live_comment_is_taken_for_deleted_on_any_platform() {
+    let unlimited = SimOptions {
+        hourly_call_budget: 10_000_000,
+        tiktok_calls_per_minute: 10_000_000,
+        youtube_daily_units: 100_000_000,
+        ..SimOptions::default()
+    };
+    for platform in [
+        Platform::Instagram,
+        Platform::Facebook,
+        Platform::Youtube,
+        Platform::Tiktok,
+    ] {
+        let params = ScenarioParams {
+            accounts: 1,
+            platforms: vec![platform],
+            posts_per_account: 4,
+            comments_per_post: 500,
+            ..scenario(14)
+        };
+        let app = spawn_app(params, unlimited.clone(), |w| w.page_size = 10).await;
+        app.sim.advance(chrono::Duration::hours(19));
+        for poll in 0..16 {
+            app.sim.advance(chrono::Duration::hours(1));
+            let read = app.poll_ok().await.total();
+            assert_eq!(read.updated, 0, "{platform} poll {poll}: comments restored");
+            let truth = app.sim.ground_truth();
+            let live: HashSet<&str> = truth.iter().map(|c| c.id.as_str()).collect();
+            let wrong: Vec<String> = app
+                .stored()
+                .await
+                .into_iter()
+                .filter(|c| c.deleted && live.contains(c.external_id.as_str()))
+                .map(|c| c.external_id)
+                .collect();
+            assert!(wrong.is_empty(), "{platform} poll {poll}: {wrong:?}");
+        }
+    }
+}
