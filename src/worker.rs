@@ -689,6 +689,7 @@ impl Worker {
                     media,
                     &state,
                     (reason, mode),
+                    &schedule_settings,
                     cutoff,
                     cancel,
                     &mut outcome,
@@ -805,6 +806,7 @@ impl Worker {
         media: &Media,
         stored: &PostSchedule,
         (reason, mode): (WalkReason, Mode),
+        schedule: &ScheduleSettings,
         cutoff: DateTime<Utc>,
         cancel: &CancellationToken,
         outcome: &mut AccountPollOutcome,
@@ -867,10 +869,10 @@ impl Worker {
         let search_due = |missing: u64| {
             mode != Mode::Scheduled
                 || reason == WalkReason::FindMissing
-                || missing >= 4 * u64::from(self.schedule_settings.page_size)
+                || schedule.search_now(missing)
                 || stored
                     .last_search_at
-                    .is_none_or(|at| at + self.schedule_settings.search_interval(age) <= self.now())
+                    .is_none_or(|at| at + schedule.search_interval(age) <= self.now())
         };
         // What walks found since the count was last reconciled: this one, and those a kill or a
         // shutdown interrupted before they could settle the post (counted with their pages).
