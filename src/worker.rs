@@ -797,7 +797,8 @@ impl Worker {
     /// pages, at worst it reads everything. That search is spaced by the post's age
     /// ([`ScheduleSettings::search_interval`]), the missing count carried until then, unless a page
     /// worth of comments is missing. When the count moved by less than found, comments were
-    /// deleted: only a full walk can tell which.
+    /// deleted: those of the threads the walks read whole are marked at once, and only when that
+    /// does not explain the count does a full walk tell which others.
     #[allow(clippy::too_many_arguments)]
     async fn sync_post<C: PlatformClient>(
         &self,
@@ -980,7 +981,7 @@ impl Worker {
                 }
                 tracing::info!(
                     wanted,
-                    found = found + deeper.inserted as i64,
+                    found,
                     "more comments found than the count announced; reading every page for deletions"
                 );
                 depth = Depth::Full;
