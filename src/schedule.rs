@@ -85,6 +85,13 @@ impl ScheduleSettings {
         )
     }
 
+    /// Whether this many comments missing from a post are worth a search now, whatever its
+    /// interval: four pages of them, in the pages of the post's platform (`page_size` as that
+    /// platform serves it — Instagram's 50, not the configured 100).
+    pub fn search_now(&self, missing: u64) -> bool {
+        missing >= 4 * u64::from(self.page_size)
+    }
+
     /// How often an unchanged post of this age is walked in full to notice edits.
     pub fn reconcile_interval(&self, age: Duration) -> Duration {
         (age / 2).max(self.reconcile_interval)
@@ -518,6 +525,22 @@ mod tests {
             PostDecision::Skip(SkipReason::Unchanged),
             "a day-old post is searched every 12 hours"
         );
+    }
+
+    #[test]
+    fn four_pages_missing_are_searched_for_now_in_the_platforms_pages() {
+        let configured = ScheduleSettings::from_worker(&WorkerSettings {
+            page_size: 100,
+            ..WorkerSettings::default()
+        });
+        assert!(!configured.search_now(399));
+        assert!(configured.search_now(400));
+        let instagram = ScheduleSettings {
+            page_size: 50,
+            ..configured
+        };
+        assert!(!instagram.search_now(199));
+        assert!(instagram.search_now(200));
     }
 
     #[test]

@@ -207,8 +207,14 @@ enum WalkEnd {
 struct Walk {
     /// Top-level comment ids seen (their threads were read in full).
     threads: Vec<String>,
-    /// For a full walk: every comment and reply id seen.
+    /// Every comment and reply id seen.
     seen: HashSet<String>,
+    /// The cursor of the page after the one that reached the floor: a search for comments in
+    /// older threads goes on from there instead of reading this walk's pages again.
+    floor_cursor: Option<String>,
+    /// When the last top-level comment of the last page read was posted: the walk saw whole every
+    /// thread newer than that on the pages it read.
+    last_top_level: Option<DateTime<Utc>>,
     inserted: u64,
     pages: usize,
     /// Reached its end (not interrupted by cancellation).
@@ -708,6 +714,7 @@ impl Worker {
                     media,
                     &state,
                     (reason, mode),
+                    &schedule_settings,
                     cutoff,
                     cancel,
                     &mut outcome,
@@ -817,12 +824,13 @@ impl Worker {
     /// the new comments it found, the post is settled. When it moved by more, the rest landed in
     /// older threads (replies do not move a thread to the top): the open questions' threads are
     /// re-read first (answers are the likeliest late arrivals, one call per 50 threads); comments
-    /// still missing are searched for by walking on from the newest page until they are all found
-    /// — replies land mostly under recent comments, so this usually stops after a few pages, at
-    /// worst it reads everything. That search is spaced by the post's age
+    /// still missing are searched for by walking on below the pages that walk read until they are
+    /// all found — replies land mostly under recent comments, so this usually stops after a few
+    /// pages, at worst it reads everything. That search is spaced by the post's age
     /// ([`ScheduleSettings::search_interval`]), the missing count carried until then, unless a page
     /// worth of comments is missing. When the count moved by less than found, comments were
-    /// deleted: only a full walk can tell which.
+    /// deleted: those of the threads the walks read whole are marked at once, and only when that
+    /// does not explain the count does a full walk tell which others.
     #[allow(clippy::too_many_arguments)]
     async fn sync_post<C: PlatformClient>(
         &self,
@@ -831,6 +839,7 @@ impl Worker {
         media: &Media,
         stored: &PostSchedule,
         (reason, mode): (WalkReason, Mode),
+        schedule: &ScheduleSettings,
         cutoff: DateTime<Utc>,
         cancel: &CancellationToken,
         outcome: &mut AccountPollOutcome,
@@ -893,14 +902,19 @@ impl Worker {
         let search_due = |missing: u64| {
             mode != Mode::Scheduled
                 || reason == WalkReason::FindMissing
-                || missing >= 4 * u64::from(self.schedule_settings.page_size)
+                || schedule.search_now(missing)
                 || stored
                     .last_search_at
-                    .is_none_or(|at| at + self.schedule_settings.search_interval(age) <= self.now())
+                    .is_none_or(|at| at + schedule.search_interval(age) <= self.now())
         };
         // What walks found since the count was last reconciled: this one, and those a kill or a
         // shutdown interrupted before they could settle the post (counted with their pages).
         let mut found = (stored.found_since_settled + first.inserted) as i64;
+        // A walk from the newest page down also shows what was deleted among the threads it read:
+        // counted, a deletion cannot hide a new reply elsewhere from the count.
+        if stored.walk.resume_after.is_none() {
+            found -= self.deleted_above(post, &first.seen, &first).await? as i64;
+        }
         let mut refreshed = false;
         if found < wanted && search_due((wanted - found) as u64) {
             found += self
@@ -946,9 +960,18 @@ impl Worker {
             "the comment count moved differently from the new comments found; reading further"
         );
         let mut depth = depth;
+        // The search goes on below the first walk's pages when that walk read from the newest
+        // page down (a resumed walk did not read the top ones); a walk for deletions reads all.
+        let mut go_on_from = first
+            .floor_cursor
+            .clone()
+            .filter(|_| stored.walk.resume_after.is_none());
         loop {
-            let state = self.store.walk_state(post).await?;
-            let deeper = self
+            let mut state = self.store.walk_state(post).await?;
+            if state.resume_after.is_none() {
+                state.resume_after = go_on_from.take();
+            }
+            let mut deeper = self
                 .walk_post(
                     client,
                     post,
@@ -963,15 +986,34 @@ impl Worker {
                 return Ok(());
             }
             if deeper.reached_end {
+                // With the first walk's pages above it, every page was read.
+                deeper.seen.extend(first.seen.iter().cloned());
                 return self.finish_full_walk(post, media, &deeper).await;
             }
             if depth != Depth::Full && found + deeper.inserted as i64 > wanted {
                 // The search found more than the count moved by: comments were deleted meanwhile,
                 // and settling now would keep them live for good (later counts balance around
-                // them). Only reading every page tells which.
+                // them). Those in the threads read are known now; only reading every page tells
+                // which others.
+                deeper.seen.extend(first.seen.iter().cloned());
+                found -= self.deleted_above(post, &deeper.seen, &deeper).await? as i64;
+                let found = found + deeper.inserted as i64;
+                if found <= wanted {
+                    let missing = (wanted - found) as u64;
+                    return self
+                        .settle(
+                            post,
+                            WalkRecord {
+                                missing,
+                                searched: true,
+                                ..settled
+                            },
+                        )
+                        .await;
+                }
                 tracing::info!(
                     wanted,
-                    found = found + deeper.inserted as i64,
+                    found,
                     "more comments found than the count announced; reading every page for deletions"
                 );
                 depth = Depth::Full;
@@ -987,6 +1029,31 @@ impl Worker {
                 )
                 .await;
         }
+    }
+
+    /// Marks deleted the comments of the threads `walk` read whole (from the newest page down)
+    /// that are not in `seen`: they explain a count that moved by less than the walks found,
+    /// without reading every page. Returns how many.
+    async fn deleted_above(
+        &self,
+        post: PostKey,
+        seen: &HashSet<String>,
+        walk: &Walk,
+    ) -> Result<u64, PollError> {
+        let Some(newer_than) = walk.last_top_level else {
+            return Ok(0);
+        };
+        let deleted = self
+            .store
+            .mark_missing_deleted_newer_than(post, seen, newer_than, self.now())
+            .await?;
+        if deleted > 0 {
+            tracing::info!(
+                deleted,
+                "comments gone from the threads read marked deleted"
+            );
+        }
+        Ok(deleted)
     }
 
     async fn settle(&self, post: PostKey, record: WalkRecord) -> Result<(), PollError> {
@@ -1110,15 +1177,15 @@ impl Worker {
                 .collect();
             walk.threads
                 .extend(top_level.iter().map(|c| c.external_id.clone()));
-            if depth != Depth::Incremental {
-                walk.seen
-                    .extend(page.items.iter().map(|c| c.external_id.clone()));
-            }
+            walk.last_top_level = top_level
+                .last()
+                .map(|c| c.created_at)
+                .or(walk.last_top_level);
+            walk.seen
+                .extend(page.items.iter().map(|c| c.external_id.clone()));
             let page_newest = top_level.iter().map(|c| c.created_at).max();
             walk_newest = walk_newest.max(page_newest);
-            let reached_known = floor.is_some_and(|floor| {
-                !top_level.is_empty() && top_level.iter().all(|c| c.created_at < floor)
-            });
+            let reached_known = floor.is_some_and(|floor| reaches_floor(&top_level, floor));
             let next = page
                 .next
                 .clone()
@@ -1127,6 +1194,9 @@ impl Worker {
                 tracing::warn!("the platform returned a cursor already followed; ending the walk");
             }
             walk.reached_end |= page.next.is_none();
+            if reached_known {
+                walk.floor_cursor = page.next.clone();
+            }
             let fetched = page.items.len();
             let classified = self.classify_all(page.items);
             let progress = match &next {
@@ -1265,6 +1335,14 @@ impl Worker {
     }
 }
 
+/// Whether a page of top-level comments, newest first, reached the walk's floor: its last
+/// comment is older, so every later page is too and the walk can end with this page instead of
+/// reading one more that holds nothing new. The last comment, not any: a platform may pin an old
+/// comment at the top of the first page.
+fn reaches_floor(top_level: &[&Comment], floor: DateTime<Utc>) -> bool {
+    top_level.last().is_some_and(|c| c.created_at < floor)
+}
+
 /// The span of one comment page of a walk.
 fn comment_page_span(page: usize, resumed: bool) -> tracing::Span {
     tracing::debug_span!("poll_page", page, resumed)
@@ -1336,5 +1414,46 @@ fn build_client(
         )
         .map(AnyClient::Tiktok)
         .map_err(|e| e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AuthorRole;
+
+    fn top_level(minutes_ago: i64) -> Comment {
+        Comment {
+            external_id: format!("c{minutes_ago}"),
+            parent_id: None,
+            author_id: None,
+            author_handle: "someone".to_owned(),
+            role: AuthorRole::Audience,
+            text: "love it".to_owned(),
+            created_at: floor() + chrono::Duration::minutes(30 - minutes_ago),
+            hidden: false,
+        }
+    }
+
+    /// Thirty minutes ago.
+    fn floor() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    #[test]
+    fn a_page_that_crosses_the_floor_ends_the_walk() {
+        let page = [top_level(5), top_level(20), top_level(40)];
+        assert!(reaches_floor(&page.iter().collect::<Vec<_>>(), floor()));
+        let newer = [top_level(5), top_level(20), top_level(29)];
+        assert!(!reaches_floor(&newer.iter().collect::<Vec<_>>(), floor()));
+        assert!(!reaches_floor(&[], floor()));
+    }
+
+    #[test]
+    fn an_old_pinned_comment_on_top_does_not_end_the_walk() {
+        let page = [top_level(600), top_level(5), top_level(20)];
+        assert!(!reaches_floor(&page.iter().collect::<Vec<_>>(), floor()));
     }
 }

@@ -17,6 +17,7 @@
 mod accounts;
 mod audit;
 mod comments;
+mod deletions;
 mod deliveries;
 mod queries;
 mod schedule;

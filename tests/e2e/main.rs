@@ -3,6 +3,7 @@
 mod cli;
 mod delivery;
 mod digest;
+mod efficiency;
 mod helpers;
 mod kill;
 mod platforms;
