@@ -173,6 +173,7 @@ async fn main() {
             loaded += comments.len();
             let done = WalkProgress::Complete {
                 watermark: Some(created),
+                read_every_page: false,
             };
             store
                 .save_comment_page(key, &comments, &done, created)

@@ -1149,6 +1149,11 @@ impl Worker {
             Depth::UntilFound(_) | Depth::Full => None,
         };
         let writer_walk = self.pages.start_walk();
+        // This walk, or the chain of interrupted walks it resumes, started at the newest page: a
+        // full walk, or a first backfill. (A search that goes on below another walk's pages also
+        // covers every page, but its caller records that.)
+        let reads_from_the_top =
+            (depth == Depth::Full && state.resume_after.is_none()) || state.watermark.is_none();
         let mut after = state.resume_after.clone();
         let mut walk_newest = state.walk_newest;
         let mut seen_cursors: HashSet<String> = after.iter().cloned().collect();
@@ -1206,6 +1211,7 @@ impl Worker {
                 },
                 None => WalkProgress::Complete {
                     watermark: state.watermark.max(walk_newest),
+                    read_every_page: page.next.is_none() && reads_from_the_top,
                 },
             };
             let pending = self
@@ -1234,6 +1240,7 @@ impl Worker {
                     // Every announced comment is found: end the walk here, as if at the end.
                     let done = WalkProgress::Complete {
                         watermark: state.watermark.max(walk_newest),
+                        read_every_page: false,
                     };
                     let pending = self
                         .pages

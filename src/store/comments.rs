@@ -40,8 +40,14 @@ pub enum WalkProgress {
         walk_newest: Option<DateTime<Utc>>,
     },
     /// The walk reached comments it already had (or the end of the list): the watermark becomes
-    /// the newest comment time known for the post.
-    Complete { watermark: Option<DateTime<Utc>> },
+    /// the newest comment time known for the post. `read_every_page`: the walk (resumed or not)
+    /// went from the newest page to the platform's last one; recorded with the page, so a kill
+    /// before the post is settled does not leave a finished backfill looking never read in full
+    /// (and due for a full walk at once).
+    Complete {
+        watermark: Option<DateTime<Utc>>,
+        read_every_page: bool,
+    },
     /// A thread refresh outside any walk: the walk state stays as it is.
     Unchanged,
 }
@@ -422,22 +428,30 @@ async fn save_progress(
             .execute(&mut **tx)
             .await?;
         }
-        WalkProgress::Complete { watermark } => {
+        WalkProgress::Complete {
+            watermark,
+            read_every_page,
+        } => {
             sqlx::query(
-                "INSERT INTO poll_state (post_id, watermark, found_since_settled, updated_at)
-                 VALUES (?, ?, ?, ?)
+                "INSERT INTO poll_state (post_id, watermark, found_since_settled, last_full_walk_at,
+                                         updated_at)
+                 VALUES (?, ?, ?, ?, ?)
                  ON CONFLICT (post_id) DO UPDATE
                      SET watermark = excluded.watermark, walk_after = NULL, walk_newest = NULL,
                          found_since_settled = poll_state.found_since_settled
                                                + excluded.found_since_settled,
+                         last_full_walk_at = COALESCE(excluded.last_full_walk_at,
+                                                      poll_state.last_full_walk_at),
                          updated_at = excluded.updated_at
                      WHERE poll_state.watermark IS NOT excluded.watermark
                         OR poll_state.walk_after IS NOT NULL
-                        OR excluded.found_since_settled > 0",
+                        OR excluded.found_since_settled > 0
+                        OR excluded.last_full_walk_at IS NOT NULL",
             )
             .bind(post.0)
             .bind(watermark.map(to_unix))
             .bind(found)
+            .bind(read_every_page.then(|| to_unix(at)))
             .bind(to_unix(at))
             .execute(&mut **tx)
             .await?;

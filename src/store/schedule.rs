@@ -308,6 +308,7 @@ mod tests {
         assert_eq!(found(store.clone()).await, 2);
         let done = WalkProgress::Complete {
             watermark: Some(now),
+            read_every_page: false,
         };
         store
             .save_comment_page(post, &[comment("13", now)], &done, now)
@@ -325,6 +326,49 @@ mod tests {
         };
         store.record_walk(post, now, &settled).await.unwrap();
         assert_eq!(found(store.clone()).await, 0);
+        store.close().await;
+    }
+
+    /// A walk that read every page says so with its last page: a worker killed before it settles
+    /// the post does not leave a finished backfill looking never read in full.
+    #[tokio::test]
+    async fn the_last_page_of_a_walk_that_read_every_page_records_a_full_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let now = Utc::now();
+        let account = store
+            .upsert_account(Platform::Instagram, "1784", "ann", "ann")
+            .await
+            .unwrap();
+        let media = |id: &str| Media {
+            external_id: id.into(),
+            caption: "#ad".into(),
+            permalink: None,
+            created_at: now - Duration::hours(5),
+            comments_count: Some(1),
+        };
+        let posts = store
+            .upsert_posts(account, &[(media("1801"), vec![]), (media("1802"), vec![])])
+            .await
+            .unwrap();
+        for (post, read_every_page) in posts.iter().zip([true, false]) {
+            let done = WalkProgress::Complete {
+                watermark: Some(now),
+                read_every_page,
+            };
+            store
+                .save_comment_page(*post, &[comment(&format!("1{}", post.0), now)], &done, now)
+                .await
+                .unwrap();
+        }
+        let schedules = store.post_schedules(&posts).await.unwrap();
+        let full_at = |post| schedules[post].last_full_walk_at.map(|at| at.timestamp());
+        assert_eq!(full_at(&posts[0]), Some(now.timestamp()));
+        assert_eq!(
+            full_at(&posts[1]),
+            None,
+            "a walk that stopped at the watermark"
+        );
         store.close().await;
     }
 }

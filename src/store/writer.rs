@@ -238,6 +238,7 @@ mod tests {
         };
         let done = WalkProgress::Complete {
             watermark: Some(now),
+            read_every_page: false,
         };
         let good_1 = writer
             .queue(

@@ -212,6 +212,7 @@ pub async fn build() -> Fixture {
     ];
     let done = WalkProgress::Complete {
         watermark: Some(now()),
+        read_every_page: false,
     };
     store
         .save_comment_page(p1, &page, &done, now())
@@ -267,6 +268,7 @@ pub async fn build_with_hostile() -> Fixture {
     ];
     let done = WalkProgress::Complete {
         watermark: Some(now()),
+        read_every_page: false,
     };
     fixture
         .store

@@ -71,6 +71,7 @@ async fn seeded_store(path: &Path) -> Store {
             ],
             &WalkProgress::Complete {
                 watermark: Some(now),
+                read_every_page: false,
             },
             now,
         )

@@ -59,6 +59,7 @@ async fn hostile_text_survives_storage_and_is_escaped_in_the_digest() {
     };
     let progress = WalkProgress::Complete {
         watermark: Some(now),
+        read_every_page: false,
     };
     store
         .save_comment_page(posts[0], &[comment], &progress, now)
