@@ -14,7 +14,7 @@
 //! walk's cursor past the lost page.
 
 use std::collections::HashSet;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -33,7 +33,12 @@ const QUEUE_PAGES: usize = 64;
 
 /// Identifies one walk of one post: a failed page refuses the later pages of its walk only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct WalkId(u64);
+pub struct WalkId {
+    id: u64,
+    /// The writer task the walk started under: a task started again after one died refuses the
+    /// pages of walks that may have lost a page with it.
+    generation: u64,
+}
 
 /// A page handed to the writer; await it for what it changed.
 #[must_use = "a page's outcome says whether it was stored"]
@@ -60,26 +65,31 @@ struct PageJob {
 }
 
 /// Stores comment pages in group commits on a task of its own (started on first use, inside the
-/// caller's runtime). Cheap to share by reference; the task ends when the writer is dropped and
-/// its queue is empty.
+/// caller's runtime, and started again if it ever died). Cheap to share by reference; the task
+/// ends when the writer is dropped and its queue is empty.
 pub struct PageWriter {
     store: Store,
-    queue: OnceLock<mpsc::Sender<PageJob>>,
+    queue: Mutex<Option<mpsc::Sender<PageJob>>>,
     next_walk: AtomicU64,
+    generation: AtomicU64,
 }
 
 impl PageWriter {
     pub fn new(store: Store) -> PageWriter {
         PageWriter {
             store,
-            queue: OnceLock::new(),
+            queue: Mutex::new(None),
             next_walk: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
     /// A new walk's identity, for [`PageWriter::queue`].
     pub fn start_walk(&self) -> WalkId {
-        WalkId(self.next_walk.fetch_add(1, Ordering::Relaxed))
+        WalkId {
+            id: self.next_walk.fetch_add(1, Ordering::Relaxed),
+            generation: self.generation.load(Ordering::SeqCst),
+        }
     }
 
     /// Hands a page in; waits only while the writer's queue is full.
@@ -100,11 +110,23 @@ impl PageWriter {
             seen_at,
             done,
         };
-        let queue = self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(QUEUE_PAGES);
-            tokio::spawn(write_groups(self.store.clone(), receiver));
-            sender
-        });
+        let queue = {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            match &*queue {
+                Some(sender) if !sender.is_closed() => sender.clone(),
+                // Not started yet, or its task died (a panic): a long-running worker must not
+                // fail every page from then on. Walks begun under a dead task end with an error.
+                started => {
+                    if started.is_some() {
+                        self.generation.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let generation = self.generation.load(Ordering::SeqCst);
+                    let (sender, receiver) = mpsc::channel(QUEUE_PAGES);
+                    tokio::spawn(write_groups(self.store.clone(), receiver, generation));
+                    queue.insert(sender).clone()
+                }
+            }
+        };
         // A closed queue drops the job, and with it `done`: the page reports WriterStopped.
         let _ = queue.send(job).await;
         PendingPage(stored)
@@ -112,7 +134,7 @@ impl PageWriter {
 }
 
 /// The writer's loop: takes whatever pages are waiting (at least one) and stores them together.
-async fn write_groups(store: Store, mut receiver: mpsc::Receiver<PageJob>) {
+async fn write_groups(store: Store, mut receiver: mpsc::Receiver<PageJob>, generation: u64) {
     let mut failed_walks: HashSet<WalkId> = HashSet::new();
     while let Some(first) = receiver.recv().await {
         let mut group = vec![first];
@@ -125,7 +147,7 @@ async fn write_groups(store: Store, mut receiver: mpsc::Receiver<PageJob>) {
         let group: Vec<PageJob> = group
             .into_iter()
             .filter_map(|job| {
-                if failed_walks.contains(&job.walk) {
+                if failed_walks.contains(&job.walk) || job.walk.generation != generation {
                     let _ = job.done.send(Err(StoreError::EarlierPageFailed));
                     None
                 } else {
