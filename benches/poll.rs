@@ -206,10 +206,7 @@ fn run_worker(config: &Path, tokens: &HashMap<String, String>) -> WorkerRun {
         status: std::process::ExitStatus::from_raw(status),
         stderr: std::fs::read_to_string(stderr.path()).unwrap_or_default(),
         peak_rss_kb,
-        cpu_secs: [usage.ru_utime, usage.ru_stime]
-            .iter()
-            .map(|t| t.tv_sec as f64 + t.tv_usec as f64 / 1e6)
-            .sum(),
+        cpu_secs: cpu_secs(&usage),
     }
 }
 
@@ -220,6 +217,11 @@ fn own_cpu_secs() -> f64 {
     // SAFETY: the pointer is to a live local.
     let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     assert_eq!(status, 0, "getrusage");
+    cpu_secs(&usage)
+}
+
+/// User plus system time of a `getrusage`/`wait4` reading, in seconds.
+fn cpu_secs(usage: &libc::rusage) -> f64 {
     [usage.ru_utime, usage.ru_stime]
         .iter()
         .map(|t| t.tv_sec as f64 + t.tv_usec as f64 / 1e6)

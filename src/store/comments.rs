@@ -161,6 +161,17 @@ impl Store {
         .bind(post.0)
         .fetch_all(&self.pool)
         .await?;
+        self.mark_unseen_deleted(stored, seen, at).await
+    }
+
+    /// Marks deleted, as of `at`, the `stored` comments (row id, platform id) that a walk did not
+    /// see. Returns how many.
+    pub(super) async fn mark_unseen_deleted(
+        &self,
+        stored: Vec<(i64, String)>,
+        seen: &HashSet<String>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let gone: Vec<i64> = stored
             .into_iter()
             .filter(|(_, id)| !seen.contains(id))

@@ -40,23 +40,6 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        let gone: Vec<i64> = stored
-            .into_iter()
-            .filter(|(_, id)| !seen.contains(id))
-            .map(|(row, _)| row)
-            .collect();
-        if gone.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = self.begin_write().await?;
-        for row in &gone {
-            sqlx::query("UPDATE comments SET deleted_at = ? WHERE id = ?")
-                .bind(to_unix(at))
-                .bind(row)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(gone.len() as u64)
+        self.mark_unseen_deleted(stored, seen, at).await
     }
 }

@@ -19,6 +19,8 @@ mod audit;
 mod comments;
 mod deletions;
 mod deliveries;
+#[cfg(test)]
+mod fixtures;
 mod queries;
 mod schedule;
 mod tokens;

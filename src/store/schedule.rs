@@ -239,31 +239,11 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, Utc};
+    use chrono::Utc;
 
     use super::*;
-    use crate::domain::{AuthorRole, Comment, Label, Media, Platform, RuleId, Verdict};
-    use crate::store::{ClassifiedComment, WalkProgress};
-
-    fn comment(id: &str, at: DateTime<Utc>) -> ClassifiedComment {
-        ClassifiedComment {
-            comment: Comment {
-                external_id: id.into(),
-                parent_id: None,
-                author_id: Some("70".into()),
-                author_handle: "ann".into(),
-                text: format!("comment {id}"),
-                created_at: at,
-                role: AuthorRole::Audience,
-                hidden: false,
-            },
-            verdict: Verdict {
-                label: Label::NotQuestion,
-                rule: RuleId::new("test.none"),
-                overruled: None,
-            },
-        }
-    }
+    use crate::store::WalkProgress;
+    use crate::store::fixtures::{comment, store_with_posts};
 
     /// The tally a restarted worker reads to know what its killed predecessor found: it grows with
     /// every page that stores new comments (repeats do not count) and restarts when a walk
@@ -271,23 +251,9 @@ mod tests {
     #[tokio::test]
     async fn comments_found_are_counted_with_their_pages_until_the_post_is_settled() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         let now = Utc::now();
-        let account = store
-            .upsert_account(Platform::Instagram, "1784", "ann", "ann")
-            .await
-            .unwrap();
-        let media = Media {
-            external_id: "1801".into(),
-            caption: "#ad".into(),
-            permalink: None,
-            created_at: now - Duration::hours(5),
-            comments_count: Some(4),
-        };
-        let post = store
-            .upsert_posts(account, &[(media, vec![])])
-            .await
-            .unwrap()[0];
+        let (store, posts) = store_with_posts(dir.path(), now, &["1801"]).await;
+        let post = posts[0];
         let found = |store: Store| async move {
             store.post_schedules(&[post]).await.unwrap()[&post].found_since_settled
         };
@@ -334,23 +300,8 @@ mod tests {
     #[tokio::test]
     async fn the_last_page_of_a_walk_that_read_every_page_records_a_full_walk() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         let now = Utc::now();
-        let account = store
-            .upsert_account(Platform::Instagram, "1784", "ann", "ann")
-            .await
-            .unwrap();
-        let media = |id: &str| Media {
-            external_id: id.into(),
-            caption: "#ad".into(),
-            permalink: None,
-            created_at: now - Duration::hours(5),
-            comments_count: Some(1),
-        };
-        let posts = store
-            .upsert_posts(account, &[(media("1801"), vec![]), (media("1802"), vec![])])
-            .await
-            .unwrap();
+        let (store, posts) = store_with_posts(dir.path(), now, &["1801", "1802"]).await;
         for (post, read_every_page) in posts.iter().zip([true, false]) {
             let done = WalkProgress::Complete {
                 watermark: Some(now),

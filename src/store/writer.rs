@@ -203,30 +203,8 @@ async fn write_group(
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
-
     use super::*;
-    use crate::domain::{AuthorRole, Comment, Label, Media, Platform, RuleId, Verdict};
-
-    fn comment(id: &str, at: DateTime<Utc>) -> ClassifiedComment {
-        ClassifiedComment {
-            comment: Comment {
-                external_id: id.into(),
-                parent_id: None,
-                author_id: Some("70".into()),
-                author_handle: "ann".into(),
-                text: format!("comment {id}"),
-                created_at: at,
-                role: AuthorRole::Audience,
-                hidden: false,
-            },
-            verdict: Verdict {
-                label: Label::NotQuestion,
-                rule: RuleId::new("test.none"),
-                overruled: None,
-            },
-        }
-    }
+    use crate::store::fixtures::{comment, store_with_posts};
 
     /// Four pages handed in at once form one group; one of them cannot be stored (its post does
     /// not exist). The group is retried page by page: the other walk's pages are stored in order,
@@ -234,23 +212,9 @@ mod tests {
     #[tokio::test]
     async fn a_failed_page_refuses_the_rest_of_its_walk_and_spares_the_others() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         let now = Utc::now();
-        let account = store
-            .upsert_account(Platform::Instagram, "1784", "ann", "ann")
-            .await
-            .unwrap();
-        let media = Media {
-            external_id: "1801".into(),
-            caption: "#ad".into(),
-            permalink: None,
-            created_at: now - Duration::hours(5),
-            comments_count: Some(3),
-        };
-        let post = store
-            .upsert_posts(account, &[(media, vec![])])
-            .await
-            .unwrap()[0];
+        let (store, posts) = store_with_posts(dir.path(), now, &["1801"]).await;
+        let post = posts[0];
         let missing_post = PostKey(post.0 + 1_000);
         let writer = PageWriter::new(store.clone());
         let (good, bad) = (writer.start_walk(), writer.start_walk());

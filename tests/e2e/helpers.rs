@@ -84,6 +84,21 @@ impl TestApp {
     pub async fn stored(&self) -> Vec<StoredComment> {
         self.store.all_comments().await.unwrap()
     }
+
+    /// Platform ids of the stored comments not marked deleted.
+    pub async fn live_ids(&self) -> HashSet<String> {
+        self.stored()
+            .await
+            .into_iter()
+            .filter(|c| !c.deleted)
+            .map(|c| c.external_id)
+            .collect()
+    }
+
+    /// Platform ids of every comment the simulator shows now.
+    pub fn truth_ids(&self) -> HashSet<String> {
+        self.sim.ground_truth().into_iter().map(|c| c.id).collect()
+    }
 }
 
 /// Asserts the store holds exactly the simulator's comments (no loss, no duplicate), with their

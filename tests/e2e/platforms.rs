@@ -1,7 +1,5 @@
 //! The worker on every platform the simulator serves: same guarantees as on Instagram.
 
-use std::collections::HashSet;
-
 use comment_triage::domain::Platform;
 use comment_triage::sim::{Fault, ScenarioParams, SimOptions};
 use comment_triage::worker::PollError;
@@ -158,14 +156,8 @@ async fn all_four_platforms_lose_nothing_under_random_faults() {
 /// deleted but still live (the known limit above), reads every post in full, as the schedule's
 /// reconcile walk would, until it completes despite the faults.
 async fn reconcile_masked_pairs(app: &crate::helpers::TestApp) {
-    let truth: HashSet<String> = app.sim.ground_truth().into_iter().map(|c| c.id).collect();
-    let live: HashSet<String> = app
-        .stored()
-        .await
-        .into_iter()
-        .filter(|c| !c.deleted)
-        .map(|c| c.external_id)
-        .collect();
+    let truth = app.truth_ids();
+    let live = app.live_ids().await;
     if live == truth {
         return;
     }

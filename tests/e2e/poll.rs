@@ -252,14 +252,8 @@ async fn comments_deleted_while_others_arrive_are_marked_deleted() {
     for poll in 0..24 {
         app.sim.advance(chrono::Duration::minutes(90));
         app.poll_ok().await;
-        let truth: HashSet<String> = app.sim.ground_truth().into_iter().map(|c| c.id).collect();
-        let live: HashSet<String> = app
-            .stored()
-            .await
-            .into_iter()
-            .filter(|c| !c.deleted)
-            .map(|c| c.external_id)
-            .collect();
+        let truth = app.truth_ids();
+        let live = app.live_ids().await;
         if live != truth {
             // A deletion and a reply in an old thread in one interval leave the count where the
             // new comments found put it: only reading the post to its end tells. That is what
