@@ -1,11 +1,11 @@
 //! Comments, the walk state of each post, and the derivation of "answered".
 
-use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::{PostKey, Store, StoreError, from_unix, to_unix};
 use crate::domain::{AuthorRole, Comment, Verdict};
@@ -60,10 +60,6 @@ pub struct PageWriteOutcome {
     /// Questions that this page resolved as answered.
     pub answered: u64,
 }
-
-/// Columns bound per inserted comment; SQLite allows 32,766 bound values per statement.
-const INSERT_COLUMNS: usize = 16;
-const ROWS_PER_INSERT: usize = 32_000 / INSERT_COLUMNS;
 
 static MENTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"@([A-Za-z0-9._]{1,30})").expect("mention pattern compiles"));
@@ -145,7 +141,7 @@ impl Store {
     }
 
     /// Marks as deleted the post's comments that a complete walk (`seen`: every comment and reply
-    /// it read) no longer found. They stay stored for the audit trail and leave digests.
+    /// it read, each stored live by the walk's pages) no longer found. They stay stored for the audit trail and leave digests.
     ///
     /// # Errors
     /// A database error.
@@ -155,6 +151,17 @@ impl Store {
         seen: &HashSet<String>,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        // The walk stored every comment it saw, live: when the post has no more live comments
+        // than that, it has no others, and a count spares sending every id back (most walks).
+        let live: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM comments WHERE post_id = ? AND deleted_at IS NULL",
+        )
+        .bind(post.0)
+        .fetch_one(&self.pool)
+        .await?;
+        if live as u64 <= seen.len() as u64 {
+            return Ok(0);
+        }
         let stored: Vec<(i64, String)> = sqlx::query_as(
             "SELECT id, external_id FROM comments WHERE post_id = ? AND deleted_at IS NULL",
         )
@@ -225,6 +232,12 @@ impl Store {
 
 /// One page's writes inside a transaction the caller owns (one page, or a group of pages from
 /// [`super::PageWriter`]).
+///
+/// The page travels as JSON bound to one parameter, and every statement it needs (re-classify
+/// the changed comments, insert the new ones, record the walk progress, the mentions, resolve
+/// the questions it may answer) runs as one query: one round trip to SQLite's thread instead of
+/// one per statement, statements prepared once whatever the page's size, and no bound value per
+/// column per comment. The query's `SELECT changes()` rows report what it changed.
 pub(super) async fn write_page(
     tx: &mut Transaction<'_, Sqlite>,
     post: PostKey,
@@ -232,147 +245,9 @@ pub(super) async fn write_page(
     progress: &WalkProgress,
     seen_at: DateTime<Utc>,
 ) -> Result<PageWriteOutcome, StoreError> {
-    let mut outcome = PageWriteOutcome::default();
-    let known = known_comments(tx, post, comments).await?;
-    let mut fresh = Vec::new();
-    let mut changed = Vec::new();
-    for item in comments {
-        let c = &item.comment;
-        match known.get(c.external_id.as_str()) {
-            None => fresh.push(item),
-            Some(known) if known.text != c.text || known.hidden != c.hidden || known.deleted => {
-                update_comment(tx, post, item, seen_at).await?;
-                changed.push(item);
-            }
-            Some(_) => {}
-        }
-    }
-    outcome.updated = changed.len() as u64;
-    // A page may repeat a comment (platform paging drift); insert it once.
-    fresh.sort_by(|a, b| a.comment.external_id.cmp(&b.comment.external_id));
-    fresh.dedup_by(|a, b| a.comment.external_id == b.comment.external_id);
-    for chunk in fresh.chunks(ROWS_PER_INSERT) {
-        insert_comments(tx, post, chunk, seen_at).await?;
-    }
-    outcome.inserted = fresh.len() as u64;
-    insert_mentions(tx, post, &fresh).await?;
-
-    save_progress(tx, post, progress, outcome.inserted, seen_at).await?;
-    let answerable = AnswerCandidates::of(fresh.iter().chain(&changed).copied());
-    outcome.answered = resolve_answers(tx, post, &answerable).await?;
-    Ok(outcome)
-}
-
-/// What the store has of a comment, to decide whether a fresh copy changes anything.
-struct KnownComment {
-    text: String,
-    hidden: bool,
-    deleted: bool,
-}
-
-async fn known_comments(
-    tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    comments: &[ClassifiedComment],
-) -> Result<HashMap<String, KnownComment>, StoreError> {
-    let mut known = HashMap::new();
-    for chunk in comments.chunks(ROWS_PER_INSERT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT external_id, text, hidden, deleted_at IS NOT NULL FROM comments WHERE post_id = ",
-        );
-        query.push_bind(post.0).push(" AND external_id IN (");
-        let mut ids = query.separated(", ");
-        for item in chunk {
-            ids.push_bind(&item.comment.external_id);
-        }
-        query.push(")");
-        for row in query.build().fetch_all(&mut **tx).await? {
-            known.insert(
-                row.try_get::<String, _>(0)?,
-                KnownComment {
-                    text: row.try_get(1)?,
-                    hidden: row.try_get(2)?,
-                    deleted: row.try_get(3)?,
-                },
-            );
-        }
-    }
-    Ok(known)
-}
-
-async fn insert_comments(
-    tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    rows: &[&ClassifiedComment],
-    seen_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO comments (post_id, external_id, parent_external_id, author_id, author_handle,
-             author_role, text, hidden, created_at, first_seen_at, label, category, rule,
-             overruled_rule, answered_at, answered_by) ",
-    );
-    query.push_values(rows, |mut row, item| {
-        let c = &item.comment;
-        let v = &item.verdict;
-        row.push_bind(post.0)
-            .push_bind(&c.external_id)
-            .push_bind(&c.parent_id)
-            .push_bind(&c.author_id)
-            .push_bind(&c.author_handle)
-            .push_bind(c.role.as_str())
-            .push_bind(&c.text)
-            .push_bind(c.hidden)
-            .push_bind(to_unix(c.created_at))
-            .push_bind(to_unix(seen_at))
-            .push_bind(v.label.kind_str())
-            .push_bind(v.label.category().map(|c| c.as_str()))
-            .push_bind(v.rule.as_str())
-            .push_bind(v.overruled.as_ref().map(|r| r.as_str().to_owned()))
-            .push_bind(None::<i64>)
-            .push_bind(None::<String>);
-    });
-    query.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-async fn update_comment(
-    tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    item: &ClassifiedComment,
-    seen_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let c = &item.comment;
-    let v = &item.verdict;
-    sqlx::query(
-        "UPDATE comments
-         SET edited_at = CASE WHEN text <> ? THEN ? ELSE edited_at END,
-             text = ?, hidden = ?, label = ?, category = ?, rule = ?, overruled_rule = ?,
-             deleted_at = NULL
-         WHERE post_id = ? AND external_id = ?",
-    )
-    .bind(&c.text)
-    .bind(to_unix(seen_at))
-    .bind(&c.text)
-    .bind(c.hidden)
-    .bind(v.label.kind_str())
-    .bind(v.label.category().map(|c| c.as_str()))
-    .bind(v.rule.as_str())
-    .bind(v.overruled.as_ref().map(|r| r.as_str()))
-    .bind(post.0)
-    .bind(&c.external_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The @mentions in the owner's and the brand's new comments, in one statement: a top-level
-/// mention of an asker answers their question.
-async fn insert_mentions(
-    tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    fresh: &[&ClassifiedComment],
-) -> Result<(), StoreError> {
-    let mentions: Vec<(&str, String)> = fresh
+    let candidates = AnswerCandidates::of(comments.iter());
+    let rows: Vec<PageRow<'_>> = comments.iter().map(PageRow::of).collect();
+    let mentions: Vec<(&str, String)> = comments
         .iter()
         .filter(|item| item.comment.role != AuthorRole::Audience)
         .flat_map(|item| {
@@ -381,102 +256,296 @@ async fn insert_mentions(
                 .map(|handle| (item.comment.external_id.as_str(), handle))
         })
         .collect();
-    for chunk in mentions.chunks(ROWS_PER_INSERT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO comment_mentions (post_id, comment_external_id, handle) ",
-        );
-        query.push_values(chunk, |mut row, (comment, handle)| {
-            row.push_bind(post.0).push_bind(*comment).push_bind(handle);
-        });
-        query.push(" ON CONFLICT DO NOTHING");
-        query.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Records the walk progress of a page and adds its new comments to what the post's walks found
-/// since it was last settled, in the page's transaction and one statement: a restarted worker then
-/// knows both where its killed predecessor stopped and what it found.
-async fn save_progress(
-    tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    progress: &WalkProgress,
-    inserted: u64,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let found = inserted as i64;
-    match progress {
-        WalkProgress::Unchanged if inserted == 0 => {}
-        WalkProgress::Unchanged => {
-            sqlx::query(
-                "INSERT INTO poll_state (post_id, found_since_settled, updated_at) VALUES (?, ?, ?)
-                 ON CONFLICT (post_id) DO UPDATE
-                     SET found_since_settled = poll_state.found_since_settled
-                                               + excluded.found_since_settled",
-            )
-            .bind(post.0)
-            .bind(found)
-            .bind(to_unix(at))
-            .execute(&mut **tx)
-            .await?;
-        }
+    let (after, walk_newest, watermark, full_walk_at) = match progress {
         WalkProgress::Continue { after, walk_newest } => {
-            sqlx::query(
-                "INSERT INTO poll_state (post_id, walk_after, walk_newest, found_since_settled,
-                                         updated_at)
-                 VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (post_id) DO UPDATE
-                     SET walk_after = excluded.walk_after, walk_newest = excluded.walk_newest,
-                         found_since_settled = poll_state.found_since_settled
-                                               + excluded.found_since_settled,
-                         updated_at = excluded.updated_at",
-            )
-            .bind(post.0)
-            .bind(after)
-            .bind(walk_newest.map(to_unix))
-            .bind(found)
-            .bind(to_unix(at))
-            .execute(&mut **tx)
-            .await?;
+            (Some(after.as_str()), *walk_newest, None, None)
         }
         WalkProgress::Complete {
             watermark,
             read_every_page,
-        } => {
-            sqlx::query(
-                "INSERT INTO poll_state (post_id, watermark, found_since_settled, last_full_walk_at,
-                                         updated_at)
-                 VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (post_id) DO UPDATE
-                     SET watermark = excluded.watermark, walk_after = NULL, walk_newest = NULL,
-                         found_since_settled = poll_state.found_since_settled
-                                               + excluded.found_since_settled,
-                         last_full_walk_at = COALESCE(excluded.last_full_walk_at,
-                                                      poll_state.last_full_walk_at),
-                         updated_at = excluded.updated_at
-                     WHERE poll_state.watermark IS NOT excluded.watermark
-                        OR poll_state.walk_after IS NOT NULL
-                        OR excluded.found_since_settled > 0
-                        OR excluded.last_full_walk_at IS NOT NULL",
-            )
-            .bind(post.0)
-            .bind(watermark.map(to_unix))
-            .bind(found)
-            .bind(read_every_page.then(|| to_unix(at)))
-            .bind(to_unix(at))
-            .execute(&mut **tx)
-            .await?;
+        } => (None, None, *watermark, read_every_page.then_some(seen_at)),
+        WalkProgress::Unchanged => (None, None, None, None),
+    };
+    let comments_json: Arc<str> = json(&rows).into();
+    let (text, params) = page_query(progress, &candidates);
+    let mut query = sqlx::query_scalar::<_, i64>(text);
+    for param in params {
+        query = match param {
+            Param::Post => query.bind(post.0),
+            Param::SeenAt => query.bind(to_unix(seen_at)),
+            Param::Comments => query.bind(Arc::clone(&comments_json)),
+            Param::Mentions => query.bind(json(&mentions)),
+            Param::Questions => query.bind(json(&candidates.questions)),
+            Param::After => query.bind(after),
+            Param::WalkNewest => query.bind(walk_newest.map(to_unix)),
+            Param::Watermark => query.bind(watermark.map(to_unix)),
+            Param::FullWalkAt => query.bind(full_walk_at.map(to_unix)),
+        };
+    }
+    let changes = query.fetch_all(&mut **tx).await?;
+    let [updated, inserted, answered] = changes[..] else {
+        return Err(StoreError::Sql(sqlx::Error::Protocol(format!(
+            "a page write reported {} counts instead of 3",
+            changes.len()
+        ))));
+    };
+    let count = |n: i64| n.max(0) as u64;
+    Ok(PageWriteOutcome {
+        inserted: count(inserted),
+        updated: count(updated),
+        answered: count(answered),
+    })
+}
+
+/// Strings, integers and lists of them: always encodable.
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("strings and integers encode as JSON")
+}
+
+/// A comment as the page query reads it from JSON.
+#[derive(serde::Serialize)]
+struct PageRow<'a> {
+    id: &'a str,
+    parent: Option<&'a str>,
+    author_id: Option<&'a str>,
+    handle: &'a str,
+    role: &'static str,
+    text: &'a str,
+    hidden: u8,
+    created: i64,
+    label: &'static str,
+    category: Option<&'static str>,
+    rule: &'a str,
+    overruled: Option<&'a str>,
+}
+
+impl<'a> PageRow<'a> {
+    fn of(item: &'a ClassifiedComment) -> PageRow<'a> {
+        let (c, v) = (&item.comment, &item.verdict);
+        PageRow {
+            id: &c.external_id,
+            parent: c.parent_id.as_deref(),
+            author_id: c.author_id.as_deref(),
+            handle: &c.author_handle,
+            role: c.role.as_str(),
+            text: &c.text,
+            hidden: u8::from(c.hidden),
+            created: to_unix(c.created_at),
+            label: v.label.kind_str(),
+            category: v.label.category().map(|c| c.as_str()),
+            rule: v.rule.as_str(),
+            overruled: v.overruled.as_ref().map(|r| r.as_str()),
         }
     }
-    Ok(())
 }
+
+/// A value the page query binds, named `:post`, `:seen_at`… in its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Param {
+    Post,
+    SeenAt,
+    /// The page's comments, as a JSON array of [`PageRow`].
+    Comments,
+    /// `[[comment id, handle], …]`.
+    Mentions,
+    /// The candidate questions' ids.
+    Questions,
+    /// The cursor of the walk's next page.
+    After,
+    WalkNewest,
+    Watermark,
+    /// When a walk that read every page ended.
+    FullWalkAt,
+}
+
+impl Param {
+    const ALL: [(&'static str, Param); 9] = [
+        (":post", Param::Post),
+        (":seen_at", Param::SeenAt),
+        (":comments", Param::Comments),
+        (":mentions", Param::Mentions),
+        (":questions", Param::Questions),
+        (":after", Param::After),
+        (":walk_newest", Param::WalkNewest),
+        (":watermark", Param::Watermark),
+        (":full_walk_at", Param::FullWalkAt),
+    ];
+}
+
+/// The page query for a kind of progress and of answer scope (six fixed texts, so each is
+/// prepared once), with the values its `?` stand for, in order. The texts name their values;
+/// they become plain `?` bound one by one because a multi-statement query cannot share numbered
+/// parameters between statements that use different ones.
+fn page_query(
+    progress: &WalkProgress,
+    candidates: &AnswerCandidates,
+) -> (&'static str, &'static [Param]) {
+    static QUERIES: LazyLock<Vec<(String, Vec<Param>)>> = LazyLock::new(|| {
+        let mut queries = Vec::new();
+        for progress in [PROGRESS_CONTINUE, PROGRESS_COMPLETE, PROGRESS_UNCHANGED] {
+            for scope in [SCOPE_CANDIDATES, ""] {
+                let named = format!(
+                    "{PAGE_COMMENTS}{progress}{PAGE_MENTIONS}{}",
+                    RESOLVE_ANSWERS.replace("{scope}", scope)
+                );
+                queries.push(positional(&named));
+            }
+        }
+        queries
+    });
+    let progress = match progress {
+        WalkProgress::Continue { .. } => 0,
+        WalkProgress::Complete { .. } => 1,
+        WalkProgress::Unchanged => 2,
+    };
+    let (text, params) = &QUERIES[progress * 2 + usize::from(candidates.any_question)];
+    (text, params)
+}
+
+/// Replaces each `:name` of `named` by `?`, returning the values in the order they appear.
+fn positional(named: &str) -> (String, Vec<Param>) {
+    let mut text = String::with_capacity(named.len());
+    let mut params = Vec::new();
+    let mut rest = named;
+    while let Some(at) = rest.find(':') {
+        text.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let (name, param) = Param::ALL
+            .iter()
+            .filter(|(name, _)| {
+                rest.starts_with(name)
+                    && !rest[name.len()..].starts_with(|c: char| c == '_' || c.is_alphanumeric())
+            })
+            .copied()
+            .next()
+            .expect("the page query names only known values");
+        text.push('?');
+        params.push(param);
+        rest = &rest[name.len()..];
+    }
+    text.push_str(rest);
+    (text, params)
+}
+
+/// Known comments whose text or visibility changed (or that had been taken for deleted) get
+/// the new text and verdict, keeping their first-seen time; then the new ones are inserted (a
+/// comment a page repeats, platform paging drift, once). `changes()` after each: updated, then
+/// inserted; the progress statement reads the inserted count from `changes()` too.
+const PAGE_COMMENTS: &str = "
+WITH page AS MATERIALIZED (
+    -- Each comment of the page looked up by its id (CROSS JOIN keeps that order), not the page
+    -- scanned for each stored comment of the post.
+    SELECT stored.id, fresh.value ->> 'text' AS text, fresh.value ->> 'hidden' AS hidden,
+           fresh.value ->> 'label' AS label, fresh.value ->> 'category' AS category,
+           fresh.value ->> 'rule' AS rule, fresh.value ->> 'overruled' AS overruled
+    FROM jsonb_each(:comments) AS fresh CROSS JOIN comments AS stored
+    WHERE stored.post_id = :post AND stored.external_id = fresh.value ->> 'id'
+      AND (stored.text <> fresh.value ->> 'text' OR stored.hidden <> fresh.value ->> 'hidden'
+           OR stored.deleted_at IS NOT NULL)
+)
+UPDATE comments
+SET edited_at = CASE WHEN comments.text <> page.text THEN :seen_at ELSE comments.edited_at END,
+    text = page.text, hidden = page.hidden, label = page.label, category = page.category,
+    rule = page.rule, overruled_rule = page.overruled, deleted_at = NULL
+FROM page
+WHERE comments.id = page.id;
+SELECT changes();
+INSERT INTO comments (post_id, external_id, parent_external_id, author_id, author_handle,
+                      author_role, text, hidden, created_at, first_seen_at, label, category,
+                      rule, overruled_rule)
+SELECT :post, value ->> 'id', value ->> 'parent', value ->> 'author_id', value ->> 'handle',
+       value ->> 'role', value ->> 'text', value ->> 'hidden', value ->> 'created', :seen_at,
+       value ->> 'label', value ->> 'category', value ->> 'rule', value ->> 'overruled'
+FROM jsonb_each(:comments) WHERE true
+ON CONFLICT (post_id, external_id) DO NOTHING;
+SELECT changes();
+";
+
+/// Where the walk stands, and the page's new comments added to what the post's walks found since
+/// it was last settled, with the page: a restarted worker knows both where its killed
+/// predecessor stopped and what it found.
+const PROGRESS_CONTINUE: &str = "
+INSERT INTO poll_state (post_id, walk_after, walk_newest, found_since_settled, updated_at)
+VALUES (:post, :after, :walk_newest, changes(), :seen_at)
+ON CONFLICT (post_id) DO UPDATE
+    SET walk_after = excluded.walk_after, walk_newest = excluded.walk_newest,
+        found_since_settled = poll_state.found_since_settled + excluded.found_since_settled,
+        updated_at = excluded.updated_at;
+";
+
+const PROGRESS_COMPLETE: &str = "
+INSERT INTO poll_state (post_id, watermark, found_since_settled, last_full_walk_at, updated_at)
+VALUES (:post, :watermark, changes(), :full_walk_at, :seen_at)
+ON CONFLICT (post_id) DO UPDATE
+    SET watermark = excluded.watermark, walk_after = NULL, walk_newest = NULL,
+        found_since_settled = poll_state.found_since_settled + excluded.found_since_settled,
+        last_full_walk_at = COALESCE(excluded.last_full_walk_at, poll_state.last_full_walk_at),
+        updated_at = excluded.updated_at
+    WHERE poll_state.watermark IS NOT excluded.watermark
+       OR poll_state.walk_after IS NOT NULL
+       OR excluded.found_since_settled > 0
+       OR excluded.last_full_walk_at IS NOT NULL;
+";
+
+/// A thread refresh outside any walk: only what it found counts.
+const PROGRESS_UNCHANGED: &str = "
+INSERT INTO poll_state (post_id, found_since_settled, updated_at)
+SELECT :post, changes(), :seen_at WHERE changes() > 0
+ON CONFLICT (post_id) DO UPDATE
+    SET found_since_settled = poll_state.found_since_settled + excluded.found_since_settled;
+";
+
+/// The @mentions in the owner's and the brand's comments: a top-level mention of an asker
+/// answers their question.
+const PAGE_MENTIONS: &str = "
+INSERT INTO comment_mentions (post_id, comment_external_id, handle)
+SELECT :post, value ->> 0, value ->> 1 FROM json_each(:mentions) WHERE true
+ON CONFLICT DO NOTHING;
+";
+
+const SCOPE_CANDIDATES: &str = "AND q.external_id IN (SELECT value FROM json_each(:questions))";
+
+/// Marks as answered the open questions in scope that now have an answer: the first reply in
+/// their thread by the owner or the brand, or a later top-level comment of theirs that @mentions
+/// the asker. `changes()` after it: how many it resolved.
+const RESOLVE_ANSWERS: &str = "
+WITH answers AS (
+    SELECT q.id AS question, r.created_at, r.author_handle, r.author_role
+    FROM comments q
+    JOIN comments r ON r.post_id = q.post_id AND r.parent_external_id = q.external_id
+    WHERE q.post_id = :post {scope}
+      AND q.parent_external_id IS NULL AND q.answered_at IS NULL
+      AND q.author_role = 'audience' AND q.label <> 'not_question'
+      AND r.author_role <> 'audience'
+    UNION ALL
+    SELECT q.id, m.created_at, m.author_handle, m.author_role
+    FROM comments q
+    JOIN comment_mentions cm ON cm.post_id = q.post_id AND cm.handle = lower(q.author_handle)
+    JOIN comments m ON m.post_id = cm.post_id AND m.external_id = cm.comment_external_id
+    WHERE q.post_id = :post {scope}
+      AND q.parent_external_id IS NULL AND q.answered_at IS NULL
+      AND q.author_role = 'audience' AND q.label <> 'not_question'
+      AND m.parent_external_id IS NULL AND m.author_role <> 'audience'
+      AND m.created_at >= q.created_at
+),
+first_answers AS (
+    SELECT question, created_at, author_handle, author_role,
+           row_number() OVER (PARTITION BY question ORDER BY created_at) AS rank
+    FROM answers
+)
+UPDATE comments
+SET answered_at = a.created_at, answered_by = a.author_handle, answered_role = a.author_role
+FROM first_answers a
+WHERE comments.id = a.question AND a.rank = 1;
+SELECT changes();
+";
 
 /// The questions a page may have answered, so that resolving looks at those instead of every
 /// open question of the post on every page.
 #[derive(Debug, Default)]
 struct AnswerCandidates {
-    /// Top-level audience questions the page stored or changed (their answer may be stored
-    /// already), and the threads in which the owner or the brand replied.
+    /// The page's top-level audience questions (their answer may be stored already), and the
+    /// threads in which the owner or the brand replied.
     questions: Vec<String>,
     /// The owner or the brand wrote a top-level comment: it may @mention any asker of the post.
     any_question: bool,
@@ -499,96 +568,95 @@ impl AnswerCandidates {
         }
         candidates.questions.sort_unstable();
         candidates.questions.dedup();
-        // Each id is bound twice; past SQLite's limit on bound values, look at every question.
-        if candidates.questions.len() > ROWS_PER_INSERT * INSERT_COLUMNS / 4 {
-            candidates.any_question = true;
-        }
         candidates
     }
-
-    fn is_empty(&self) -> bool {
-        self.questions.is_empty() && !self.any_question
-    }
-}
-
-/// Marks as answered the open questions of a post that now have an answer: the first reply in
-/// their thread by the owner or the brand, or a later top-level comment of theirs that @mentions
-/// the asker. Returns how many questions it resolved.
-async fn resolve_answers(
-    tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    candidates: &AnswerCandidates,
-) -> Result<u64, StoreError> {
-    if candidates.is_empty() {
-        return Ok(0);
-    }
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "SELECT q.id, r.created_at, r.author_handle, r.author_role
-         FROM comments q
-         JOIN comments r ON r.post_id = q.post_id AND r.parent_external_id = q.external_id
-         WHERE q.post_id = ",
-    );
-    query.push_bind(post.0);
-    push_question_scope(&mut query, candidates);
-    query.push(
-        " AND q.parent_external_id IS NULL AND q.answered_at IS NULL
-           AND q.author_role = 'audience' AND q.label <> 'not_question'
-           AND r.author_role <> 'audience'
-         UNION ALL
-         SELECT q.id, m.created_at, m.author_handle, m.author_role
-         FROM comments q
-         JOIN comment_mentions cm ON cm.post_id = q.post_id AND cm.handle = lower(q.author_handle)
-         JOIN comments m ON m.post_id = cm.post_id AND m.external_id = cm.comment_external_id
-         WHERE q.post_id = ",
-    );
-    query.push_bind(post.0);
-    push_question_scope(&mut query, candidates);
-    query.push(
-        " AND q.parent_external_id IS NULL AND q.answered_at IS NULL
-           AND q.author_role = 'audience' AND q.label <> 'not_question'
-           AND m.parent_external_id IS NULL AND m.author_role <> 'audience'
-           AND m.created_at >= q.created_at
-         ORDER BY 1, 2",
-    );
-    let rows = query.build().fetch_all(&mut **tx).await?;
-    let mut resolved = 0;
-    let mut last_question = None;
-    for row in rows {
-        let question: i64 = row.try_get(0)?;
-        if last_question == Some(question) {
-            continue; // rows are ordered by time: the first answer wins
-        }
-        last_question = Some(question);
-        sqlx::query(
-            "UPDATE comments SET answered_at = ?, answered_by = ?, answered_role = ? WHERE id = ?",
-        )
-        .bind(row.try_get::<i64, _>(1)?)
-        .bind(row.try_get::<String, _>(2)?)
-        .bind(row.try_get::<String, _>(3)?)
-        .bind(question)
-        .execute(&mut **tx)
-        .await?;
-        resolved += 1;
-    }
-    Ok(resolved)
-}
-
-/// `AND q.external_id IN (...)` unless every open question of the post is a candidate.
-fn push_question_scope(query: &mut QueryBuilder<Sqlite>, candidates: &AnswerCandidates) {
-    if candidates.any_question {
-        return;
-    }
-    query.push(" AND q.external_id IN (");
-    let mut ids = query.separated(", ");
-    for id in &candidates.questions {
-        ids.push_bind(id.clone());
-    }
-    query.push(")");
 }
 
 #[cfg(test)]
 mod tests {
-    use super::mentioned_handles;
+    use super::*;
+    use crate::store::fixtures::{comment, store_with_posts};
+
+    /// A page travels to SQLite as JSON: hostile text (quotes, backslashes, control characters,
+    /// NUL, RTL and zero-width marks, emoji, HTML, a would-be JSON path) must come back byte for
+    /// byte, and reading the same page again must neither insert nor "edit" anything.
+    #[tokio::test]
+    async fn hostile_text_round_trips_and_a_page_read_twice_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let (store, posts) = store_with_posts(dir.path(), now, &["1801"]).await;
+        let texts = [
+            "say \"hi\" \\ back\\slash",
+            "tab\tnew\nline\rcr \u{7}bell",
+            "nul\0inside",
+            "\u{202e}RTL override\u{200b}zero\u{200d}width\u{feff}",
+            "emoji 👩🏽‍💻🇨🇦 and <script>alert(1)</script> &amp;",
+            "$.id' ->> 'text' ); DROP TABLE comments; --",
+            "",
+        ];
+        let page: Vec<ClassifiedComment> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let mut item = comment(&format!("h{i}"), now - chrono::Duration::minutes(i as i64));
+                item.comment.text = (*text).to_string();
+                item.comment.author_handle = format!("ha\"nd{i}");
+                item
+            })
+            .collect();
+        let progress = WalkProgress::Unchanged;
+        let first = store
+            .save_comment_page(posts[0], &page, &progress, now)
+            .await
+            .unwrap();
+        assert_eq!(first.inserted, texts.len() as u64);
+        let again = store
+            .save_comment_page(posts[0], &page, &progress, now)
+            .await
+            .unwrap();
+        assert_eq!((again.inserted, again.updated), (0, 0));
+
+        let stored = store.all_comments().await.unwrap();
+        for (i, text) in texts.iter().enumerate() {
+            let c = stored
+                .iter()
+                .find(|c| c.external_id == format!("h{i}"))
+                .unwrap();
+            assert_eq!(c.text, *text);
+            assert_eq!(c.author_handle, format!("ha\"nd{i}"));
+        }
+    }
+
+    #[test]
+    fn every_page_query_binds_one_value_per_placeholder() {
+        let progresses = [
+            WalkProgress::Continue {
+                after: "c".into(),
+                walk_newest: None,
+            },
+            WalkProgress::Complete {
+                watermark: None,
+                read_every_page: true,
+            },
+            WalkProgress::Unchanged,
+        ];
+        for progress in &progresses {
+            for any_question in [false, true] {
+                let candidates = AnswerCandidates {
+                    questions: Vec::new(),
+                    any_question,
+                };
+                let (text, params) = page_query(progress, &candidates);
+                assert_eq!(text.matches('?').count(), params.len(), "{text}");
+                assert!(!text.contains(':'), "{text}");
+                assert_eq!(
+                    text.contains("json_each(?))"),
+                    !any_question,
+                    "the scope follows the candidates"
+                );
+            }
+        }
+    }
 
     #[test]
     fn mentions_are_lower_cased_and_trimmed() {
