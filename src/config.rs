@@ -108,7 +108,8 @@ fn default_database() -> PathBuf {
 pub struct WorkerSettings {
     /// Seconds between two polling cycles of `triage poll`. Default 300.
     pub poll_interval_secs: u64,
-    /// Accounts polled at the same time. Default 4.
+    /// Accounts polled at the same time. Default 8: each account has its own token and rate limits,
+    /// and while one waits for the platform or the database another parses and classifies.
     pub max_concurrent_accounts: usize,
     /// How far behind the newest comment already stored a walk still reads, to catch comments that
     /// arrive late with an older timestamp. Seconds, default 600.
@@ -148,7 +149,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             poll_interval_secs: 300,
-            max_concurrent_accounts: 4,
+            max_concurrent_accounts: 8,
             overlap_secs: 600,
             lookback_days: 30,
             page_size: 100,
