@@ -245,11 +245,13 @@ pub(super) async fn write_page(
     progress: &WalkProgress,
     seen_at: DateTime<Utc>,
 ) -> Result<PageWriteOutcome, StoreError> {
-    let candidates = AnswerCandidates::of(comments.iter());
+    let questions = answer_candidates(comments);
     let rows: Vec<PageRow<'_>> = comments.iter().map(PageRow::of).collect();
+    // Only a top-level comment's mention answers anybody (a reply answers its own thread).
     let mentions: Vec<(&str, String)> = comments
         .iter()
         .filter(|item| item.comment.role != AuthorRole::Audience)
+        .filter(|item| item.comment.parent_id.is_none())
         .flat_map(|item| {
             mentioned_handles(&item.comment.text)
                 .into_iter()
@@ -267,7 +269,7 @@ pub(super) async fn write_page(
         WalkProgress::Unchanged => (None, None, None, None),
     };
     let comments_json: Arc<str> = json(&rows).into();
-    let (text, params) = page_query(progress, &candidates);
+    let (text, params) = page_query(progress);
     let mut query = sqlx::query_scalar::<_, i64>(text);
     for param in params {
         query = match param {
@@ -275,7 +277,7 @@ pub(super) async fn write_page(
             Param::SeenAt => query.bind(to_unix(seen_at)),
             Param::Comments => query.bind(Arc::clone(&comments_json)),
             Param::Mentions => query.bind(json(&mentions)),
-            Param::Questions => query.bind(json(&candidates.questions)),
+            Param::Questions => query.bind(json(&questions)),
             Param::After => query.bind(after),
             Param::WalkNewest => query.bind(walk_newest.map(to_unix)),
             Param::Watermark => query.bind(watermark.map(to_unix)),
@@ -283,12 +285,23 @@ pub(super) async fn write_page(
         };
     }
     let changes = query.fetch_all(&mut **tx).await?;
-    let [updated, inserted, answered] = changes[..] else {
-        return Err(StoreError::Sql(sqlx::Error::Protocol(format!(
-            "a page write reported {} counts instead of 3",
-            changes.len()
-        ))));
+    let [updated, inserted, new_mentions, mut answered] = changes[..] else {
+        return Err(unexpected_counts(changes.len()));
     };
+    if new_mentions > 0 {
+        // A new top-level mention by the owner or the brand may answer any asker of the post.
+        let (text, params) = &*RESOLVE_IN_POST;
+        debug_assert!(params.iter().all(|p| *p == Param::Post));
+        let mut query = sqlx::query_scalar::<_, i64>(text.as_str());
+        for _ in params {
+            query = query.bind(post.0);
+        }
+        let changes = query.fetch_all(&mut **tx).await?;
+        let [in_post] = changes[..] else {
+            return Err(unexpected_counts(changes.len()));
+        };
+        answered += in_post;
+    }
     let count = |n: i64| n.max(0) as u64;
     Ok(PageWriteOutcome {
         inserted: count(inserted),
@@ -296,6 +309,16 @@ pub(super) async fn write_page(
         answered: count(answered),
     })
 }
+
+fn unexpected_counts(rows: usize) -> StoreError {
+    StoreError::Sql(sqlx::Error::Protocol(format!(
+        "a page write reported {rows} counts, not the ones its statements give"
+    )))
+}
+
+/// Resolving every open question of the post, after a page brought a new mention.
+static RESOLVE_IN_POST: LazyLock<(String, Vec<Param>)> =
+    LazyLock::new(|| positional(&RESOLVE_ANSWERS.replace("{scope}", "")));
 
 /// Strings, integers and lists of them: always encodable.
 fn json(value: &impl serde::Serialize) -> String {
@@ -372,33 +395,28 @@ impl Param {
     ];
 }
 
-/// The page query for a kind of progress and of answer scope (six fixed texts, so each is
-/// prepared once), with the values its `?` stand for, in order. The texts name their values;
-/// they become plain `?` bound one by one because a multi-statement query cannot share numbered
-/// parameters between statements that use different ones.
-fn page_query(
-    progress: &WalkProgress,
-    candidates: &AnswerCandidates,
-) -> (&'static str, &'static [Param]) {
+/// The page query for a kind of progress (three fixed texts, so each is prepared once), with
+/// the values its `?` stand for, in order. The texts name their values; they become plain `?`
+/// bound one by one because a multi-statement query cannot share numbered parameters between
+/// statements that use different ones.
+fn page_query(progress: &WalkProgress) -> (&'static str, &'static [Param]) {
     static QUERIES: LazyLock<Vec<(String, Vec<Param>)>> = LazyLock::new(|| {
-        let mut queries = Vec::new();
-        for progress in [PROGRESS_CONTINUE, PROGRESS_COMPLETE, PROGRESS_UNCHANGED] {
-            for scope in [SCOPE_CANDIDATES, ""] {
-                let named = format!(
+        [PROGRESS_CONTINUE, PROGRESS_COMPLETE, PROGRESS_UNCHANGED]
+            .iter()
+            .map(|progress| {
+                positional(&format!(
                     "{PAGE_COMMENTS}{progress}{PAGE_MENTIONS}{}",
-                    RESOLVE_ANSWERS.replace("{scope}", scope)
-                );
-                queries.push(positional(&named));
-            }
-        }
-        queries
+                    RESOLVE_ANSWERS.replace("{scope}", SCOPE_CANDIDATES)
+                ))
+            })
+            .collect()
     });
     let progress = match progress {
         WalkProgress::Continue { .. } => 0,
         WalkProgress::Complete { .. } => 1,
         WalkProgress::Unchanged => 2,
     };
-    let (text, params) = &QUERIES[progress * 2 + usize::from(candidates.any_question)];
+    let (text, params) = &QUERIES[progress];
     (text, params)
 }
 
@@ -495,12 +513,14 @@ ON CONFLICT (post_id) DO UPDATE
     SET found_since_settled = poll_state.found_since_settled + excluded.found_since_settled;
 ";
 
-/// The @mentions in the owner's and the brand's comments: a top-level mention of an asker
-/// answers their question.
+/// The @mentions in the owner's and the brand's top-level comments: a mention of an asker
+/// answers their question. `changes()` after it: mentions not stored before, which call for
+/// looking at every open question of the post.
 const PAGE_MENTIONS: &str = "
 INSERT INTO comment_mentions (post_id, comment_external_id, handle)
 SELECT :post, value ->> 0, value ->> 1 FROM json_each(:mentions) WHERE true
 ON CONFLICT DO NOTHING;
+SELECT changes();
 ";
 
 const SCOPE_CANDIDATES: &str = "AND q.external_id IN (SELECT value FROM json_each(:questions))";
@@ -541,35 +561,24 @@ SELECT changes();
 ";
 
 /// The questions a page may have answered, so that resolving looks at those instead of every
-/// open question of the post on every page.
-#[derive(Debug, Default)]
-struct AnswerCandidates {
-    /// The page's top-level audience questions (their answer may be stored already), and the
-    /// threads in which the owner or the brand replied.
-    questions: Vec<String>,
-    /// The owner or the brand wrote a top-level comment: it may @mention any asker of the post.
-    any_question: bool,
-}
-
-impl AnswerCandidates {
-    fn of<'a>(stored: impl Iterator<Item = &'a ClassifiedComment>) -> AnswerCandidates {
-        let mut candidates = AnswerCandidates::default();
-        for item in stored {
-            let c = &item.comment;
-            match (&c.parent_id, c.role) {
-                (None, AuthorRole::Audience) if item.verdict.label.is_question() => {
-                    candidates.questions.push(c.external_id.clone());
-                }
-                (None, AuthorRole::Audience) => {}
-                (None, _) => candidates.any_question |= MENTION.is_match(&c.text),
-                (Some(_), AuthorRole::Audience) => {}
-                (Some(parent), _) => candidates.questions.push(parent.clone()),
+/// open question of the post on every page: its top-level audience questions (their answer may
+/// be stored already) and the threads in which the owner or the brand replied. (A new top-level
+/// mention widens the search to the whole post: see [`write_page`].)
+fn answer_candidates(comments: &[ClassifiedComment]) -> Vec<String> {
+    let mut questions = Vec::new();
+    for item in comments {
+        let c = &item.comment;
+        match (&c.parent_id, c.role) {
+            (None, AuthorRole::Audience) if item.verdict.label.is_question() => {
+                questions.push(c.external_id.clone());
             }
+            (None, _) | (Some(_), AuthorRole::Audience) => {}
+            (Some(parent), _) => questions.push(parent.clone()),
         }
-        candidates.questions.sort_unstable();
-        candidates.questions.dedup();
-        candidates
     }
+    questions.sort_unstable();
+    questions.dedup();
+    questions
 }
 
 #[cfg(test)]
@@ -627,6 +636,41 @@ mod tests {
         }
     }
 
+    /// An answer by @mention on a later page resolves a question stored earlier; reading that
+    /// page again stores no second mention and resolves nothing more.
+    #[tokio::test]
+    async fn a_new_top_level_mention_answers_a_question_of_an_earlier_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let (store, posts) = store_with_posts(dir.path(), now, &["1801"]).await;
+        let mut question = comment("q1", now - chrono::Duration::hours(2));
+        question.verdict.label = crate::domain::Label::OtherQuestion;
+        let progress = WalkProgress::Unchanged;
+        store
+            .save_comment_page(posts[0], &[question], &progress, now)
+            .await
+            .unwrap();
+
+        let mut answer = comment("a1", now - chrono::Duration::hours(1));
+        answer.comment.role = AuthorRole::Owner;
+        answer.comment.author_handle = "mia".into();
+        answer.comment.text = "@Ann yes, it ships to Canada".into();
+        let page = [answer];
+        let first = store
+            .save_comment_page(posts[0], &page, &progress, now)
+            .await
+            .unwrap();
+        assert_eq!((first.inserted, first.answered), (1, 1));
+        let again = store
+            .save_comment_page(posts[0], &page, &progress, now)
+            .await
+            .unwrap();
+        assert_eq!((again.inserted, again.answered), (0, 0));
+        let stored = store.all_comments().await.unwrap();
+        let q1 = stored.iter().find(|c| c.external_id == "q1").unwrap();
+        assert_eq!(q1.answered_role.as_deref(), Some("owner"));
+    }
+
     #[test]
     fn every_page_query_binds_one_value_per_placeholder() {
         let progresses = [
@@ -640,22 +684,20 @@ mod tests {
             },
             WalkProgress::Unchanged,
         ];
-        for progress in &progresses {
-            for any_question in [false, true] {
-                let candidates = AnswerCandidates {
-                    questions: Vec::new(),
-                    any_question,
-                };
-                let (text, params) = page_query(progress, &candidates);
-                assert_eq!(text.matches('?').count(), params.len(), "{text}");
-                assert!(!text.contains(':'), "{text}");
-                assert_eq!(
-                    text.contains("json_each(?))"),
-                    !any_question,
-                    "the scope follows the candidates"
-                );
-            }
+        let queries = progresses
+            .iter()
+            .map(page_query)
+            .chain([(RESOLVE_IN_POST.0.as_str(), RESOLVE_IN_POST.1.as_slice())]);
+        for (text, params) in queries {
+            assert_eq!(text.matches('?').count(), params.len(), "{text}");
+            assert!(!text.contains(':'), "{text}");
         }
+        assert!(
+            page_query(&WalkProgress::Unchanged)
+                .0
+                .contains("json_each(?))")
+        );
+        assert!(!RESOLVE_IN_POST.0.contains("json_each"));
     }
 
     #[test]
