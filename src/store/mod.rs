@@ -12,7 +12,11 @@
 //!   resolves the question by itself.
 //!
 //! Timestamps are Unix seconds, and the SQL avoids SQLite-only syntax where a portable form exists,
-//! so that a PostgreSQL backend can follow.
+//! so that a PostgreSQL backend can follow. The exception is the hot path, storing a page
+//! (`comments::write_page`): one multi-statement query reading the page from JSONB and passing
+//! counts between statements with `changes()`, because a round trip per statement to SQLite's
+//! thread cost more than the statements. A PostgreSQL backend would write that one function with
+//! `jsonb_to_recordset` and `RETURNING`.
 
 mod accounts;
 mod audit;
