@@ -141,7 +141,8 @@ impl Store {
     }
 
     /// Marks as deleted the post's comments that a complete walk (`seen`: every comment and reply
-    /// it read, each stored live by the walk's pages) no longer found. They stay stored for the audit trail and leave digests.
+    /// it read, each stored live by the walk's pages) no longer found. They stay stored for the
+    /// audit trail and leave digests.
     ///
     /// # Errors
     /// A database error.
