@@ -7,6 +7,9 @@
 //!    simulator served from this process, on a fresh database; comments/s is everything stored
 //!    (parse, classify, store) over the child's wall time, and the peak memory is the child's
 //!    resident high-water mark.
+//!    Beside it, the yardstick the throughput target was set against, measured on the same machine
+//!    at the same time: the same comments written by sqlx multi-row inserts alone, into a plain
+//!    table and into comment-triage's own (indexed) `comments` table.
 //! 2. **Nothing new**: the same worker polls again; it should read no comment page.
 //! 3. **Steady state**: a poll every simulated hour while comments keep arriving, calls per 1,000
 //!    new comments against a floor of one listing call per account, one call per post checked and
@@ -26,9 +29,11 @@ use chrono::{DurationRound, Utc};
 use comment_triage::classify::Classifier;
 use comment_triage::config::Settings;
 use comment_triage::demo::{DEMO_PLATFORMS, demo_config, demo_scenario, sim_tokens, thousands};
-use comment_triage::sim::{ScenarioParams, SimHandle, SimOptions, SimServer};
+use comment_triage::sim::{ScenarioParams, SimHandle, SimOptions, SimServer, TruthComment};
 use comment_triage::store::Store;
 use comment_triage::worker::Worker;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, QueryBuilder, Sqlite};
 use tokio_util::sync::CancellationToken;
 
 /// How big a world to poll.
@@ -126,6 +131,12 @@ async fn throughput(size: Size) {
         sim.requests_served()
     );
 
+    let every_comment = sim.ground_truth();
+    println!(
+        "SQLite alone (the same comments through sqlx multi-row inserts): {:.0} rows/s into a plain table, {:.0} rows/s into comment-triage's indexed table",
+        sqlite_reference(&every_comment, ReferenceTable::Plain).await,
+        sqlite_reference(&every_comment, ReferenceTable::Migrated).await
+    );
     // The same database, polled again in this process: nothing is new.
     let settings = Arc::new(settings);
     let store = Store::open(&settings.database).await.expect("store opens");
@@ -322,4 +333,92 @@ fn worker_on(sim: &SimHandle, settings: Arc<Settings>, store: Store) -> Worker {
         move |name| tokens.get(name).cloned(),
     )
     .with_clock(Arc::new(move || sim_clock.now()))
+}
+
+/// Which table the SQLite yardstick writes to.
+#[derive(Clone, Copy)]
+enum ReferenceTable {
+    /// The comment's columns and its unique key, nothing else: SQLite's floor on this machine.
+    Plain,
+    /// comment-triage's own `comments` table, as the migrations make it (with its indexes).
+    Migrated,
+}
+
+/// The issue's yardstick, measured here and now: the same comments written to SQLite through sqlx
+/// multi-row inserts (100 rows a statement, 1,000 a transaction, WAL with `synchronous = NORMAL`
+/// as the store does), nothing else: no HTTP, no parsing, no classifier. Rows per second.
+async fn sqlite_reference(truth: &[TruthComment], table: ReferenceTable) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("reference.db");
+    if let ReferenceTable::Migrated = table {
+        Store::open(&path).await.expect("store opens").close().await;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let mut db = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("reference database");
+    let mut posts = HashMap::new();
+    for comment in truth {
+        let next = posts.len() as i64 + 1;
+        posts.entry(comment.media_id.as_str()).or_insert(next);
+    }
+    let setup = match table {
+        ReferenceTable::Plain => {
+            "CREATE TABLE comments (
+                id INTEGER PRIMARY KEY, post_id INTEGER NOT NULL, external_id TEXT NOT NULL,
+                parent_external_id TEXT, author_handle TEXT NOT NULL, author_role TEXT NOT NULL,
+                text TEXT NOT NULL, created_at INTEGER NOT NULL, first_seen_at INTEGER NOT NULL,
+                label TEXT NOT NULL, rule TEXT NOT NULL, UNIQUE (post_id, external_id))"
+        }
+        ReferenceTable::Migrated => {
+            "INSERT INTO accounts (id, platform, external_id, name, owner_handle)
+             VALUES (1, 'instagram', 'reference', 'reference', 'reference')"
+        }
+    };
+    sqlx::raw_sql(setup)
+        .execute(&mut db)
+        .await
+        .expect("reference setup");
+    if let ReferenceTable::Migrated = table {
+        for (media, id) in &posts {
+            sqlx::query(
+                "INSERT INTO posts (id, account_id, external_id, caption, created_at) VALUES (?, 1, ?, '', 0)",
+            )
+            .bind(id)
+            .bind(media)
+            .execute(&mut db)
+            .await
+            .expect("reference post");
+        }
+    }
+
+    let started = Instant::now();
+    for transaction_rows in truth.chunks(1_000) {
+        let mut tx = db.begin().await.expect("begin");
+        for rows in transaction_rows.chunks(100) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO comments (post_id, external_id, parent_external_id, author_handle,
+                     author_role, text, created_at, first_seen_at, label, rule) ",
+            );
+            insert.push_values(rows, |mut row, c| {
+                row.push_bind(posts[c.media_id.as_str()])
+                    .push_bind(&c.id)
+                    .push_bind(&c.parent_id)
+                    .push_bind(&c.username)
+                    .push_bind("audience")
+                    .push_bind(&c.text)
+                    .push_bind(c.timestamp.timestamp())
+                    .push_bind(c.timestamp.timestamp())
+                    .push_bind("not_question")
+                    .push_bind("no_question_signal");
+            });
+            insert.build().execute(&mut *tx).await.expect("insert");
+        }
+        tx.commit().await.expect("commit");
+    }
+    truth.len() as f64 / started.elapsed().as_secs_f64()
 }
