@@ -116,8 +116,17 @@ impl Store {
         progress: &WalkProgress,
         seen_at: DateTime<Utc>,
     ) -> Result<PageWriteOutcome, StoreError> {
+        self.save_encoded_page(&EncodedPage::new(post, comments, progress.clone(), seen_at))
+            .await
+    }
+
+    /// [`Store::save_comment_page`] for a page already encoded.
+    pub(super) async fn save_encoded_page(
+        &self,
+        page: &EncodedPage,
+    ) -> Result<PageWriteOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let outcome = write_page(&mut tx, post, comments, progress, seen_at).await?;
+        let outcome = write_page(&mut tx, page).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -241,48 +250,22 @@ impl Store {
 /// column per comment. The query's `SELECT changes()` rows report what it changed.
 pub(super) async fn write_page(
     tx: &mut Transaction<'_, Sqlite>,
-    post: PostKey,
-    comments: &[ClassifiedComment],
-    progress: &WalkProgress,
-    seen_at: DateTime<Utc>,
+    page: &EncodedPage,
 ) -> Result<PageWriteOutcome, StoreError> {
-    let questions = answer_candidates(comments);
-    let rows: Vec<PageRow<'_>> = comments.iter().map(PageRow::of).collect();
-    // Only a top-level comment's mention answers anybody (a reply answers its own thread).
-    let mentions: Vec<(&str, String)> = comments
-        .iter()
-        .filter(|item| item.comment.role != AuthorRole::Audience)
-        .filter(|item| item.comment.parent_id.is_none())
-        .flat_map(|item| {
-            mentioned_handles(&item.comment.text)
-                .into_iter()
-                .map(|handle| (item.comment.external_id.as_str(), handle))
-        })
-        .collect();
-    let (after, walk_newest, watermark, full_walk_at) = match progress {
-        WalkProgress::Continue { after, walk_newest } => {
-            (Some(after.as_str()), *walk_newest, None, None)
-        }
-        WalkProgress::Complete {
-            watermark,
-            read_every_page,
-        } => (None, None, *watermark, read_every_page.then_some(seen_at)),
-        WalkProgress::Unchanged => (None, None, None, None),
-    };
-    let comments_json: Arc<str> = json(&rows).into();
-    let (text, params) = page_query(progress);
+    let post = page.post;
+    let (text, params) = page_query(&page.progress);
     let mut query = sqlx::query_scalar::<_, i64>(text);
     for param in params {
         query = match param {
             Param::Post => query.bind(post.0),
-            Param::SeenAt => query.bind(to_unix(seen_at)),
-            Param::Comments => query.bind(Arc::clone(&comments_json)),
-            Param::Mentions => query.bind(json(&mentions)),
-            Param::Questions => query.bind(json(&questions)),
-            Param::After => query.bind(after),
-            Param::WalkNewest => query.bind(walk_newest.map(to_unix)),
-            Param::Watermark => query.bind(watermark.map(to_unix)),
-            Param::FullWalkAt => query.bind(full_walk_at.map(to_unix)),
+            Param::SeenAt => query.bind(page.seen_at),
+            Param::Comments => query.bind(Arc::clone(&page.comments)),
+            Param::Mentions => query.bind(Arc::clone(&page.mentions)),
+            Param::Questions => query.bind(Arc::clone(&page.questions)),
+            Param::After => query.bind(page.after.clone()),
+            Param::WalkNewest => query.bind(page.walk_newest),
+            Param::Watermark => query.bind(page.watermark),
+            Param::FullWalkAt => query.bind(page.full_walk_at),
         };
     }
     let changes = query.fetch_all(&mut **tx).await?;
@@ -309,6 +292,75 @@ pub(super) async fn write_page(
         updated: count(updated),
         answered: count(answered),
     })
+}
+
+/// A page as [`write_page`] binds it: its comments, mentions and candidate questions already
+/// encoded as JSON. Built by the walk that read the page ([`super::PageWriter::queue`]), so the
+/// writer, which SQLite's thread waits on between statements, only binds and sends; and the
+/// page's comments are freed as soon as it is queued.
+pub(super) struct EncodedPage {
+    pub(super) post: PostKey,
+    /// How many comments the page holds.
+    pub(super) len: usize,
+    comments: Arc<str>,
+    mentions: Arc<str>,
+    questions: Arc<str>,
+    progress: WalkProgress,
+    seen_at: i64,
+    after: Option<String>,
+    walk_newest: Option<i64>,
+    watermark: Option<i64>,
+    full_walk_at: Option<i64>,
+}
+
+impl EncodedPage {
+    pub(super) fn new(
+        post: PostKey,
+        comments: &[ClassifiedComment],
+        progress: WalkProgress,
+        seen_at: DateTime<Utc>,
+    ) -> EncodedPage {
+        let rows: Vec<PageRow<'_>> = comments.iter().map(PageRow::of).collect();
+        // Only a top-level comment's mention answers anybody (a reply answers its own thread).
+        let mentions: Vec<(&str, String)> = comments
+            .iter()
+            .filter(|item| item.comment.role != AuthorRole::Audience)
+            .filter(|item| item.comment.parent_id.is_none())
+            .flat_map(|item| {
+                mentioned_handles(&item.comment.text)
+                    .into_iter()
+                    .map(|handle| (item.comment.external_id.as_str(), handle))
+            })
+            .collect();
+        let (after, walk_newest, watermark, full_walk_at) = match &progress {
+            WalkProgress::Continue { after, walk_newest } => {
+                (Some(after.clone()), walk_newest.map(to_unix), None, None)
+            }
+            WalkProgress::Complete {
+                watermark,
+                read_every_page,
+            } => (
+                None,
+                None,
+                watermark.map(to_unix),
+                read_every_page.then_some(to_unix(seen_at)),
+            ),
+            WalkProgress::Unchanged => (None, None, None, None),
+        };
+        EncodedPage {
+            post,
+            len: comments.len(),
+            comments: json(&rows).into(),
+            mentions: json(&mentions).into(),
+            questions: json(&answer_candidates(comments)).into(),
+            progress,
+            seen_at: to_unix(seen_at),
+            after,
+            walk_newest,
+            watermark,
+            full_walk_at,
+        }
+    }
 }
 
 fn unexpected_counts(rows: usize) -> StoreError {

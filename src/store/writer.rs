@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use super::comments::write_page;
+use super::comments::{EncodedPage, write_page};
 use super::{ClassifiedComment, PageWriteOutcome, PostKey, Store, StoreError, WalkProgress};
 
 /// At most this many comments go into one group commit: a bound on how long the write lock is
@@ -57,10 +57,7 @@ impl PendingPage {
 
 struct PageJob {
     walk: WalkId,
-    post: PostKey,
-    comments: Vec<ClassifiedComment>,
-    progress: WalkProgress,
-    seen_at: DateTime<Utc>,
+    page: EncodedPage,
     done: oneshot::Sender<Result<PageWriteOutcome, StoreError>>,
 }
 
@@ -92,7 +89,8 @@ impl PageWriter {
         }
     }
 
-    /// Hands a page in; waits only while the writer's queue is full.
+    /// Hands a page in, encoded for the page query here on the caller's task rather than on the
+    /// writer's; waits only while the writer's queue is full.
     pub async fn queue(
         &self,
         walk: WalkId,
@@ -104,10 +102,7 @@ impl PageWriter {
         let (done, stored) = oneshot::channel();
         let job = PageJob {
             walk,
-            post,
-            comments,
-            progress,
-            seen_at,
+            page: EncodedPage::new(post, &comments, progress, seen_at),
             done,
         };
         let queue = {
@@ -138,10 +133,10 @@ async fn write_groups(store: Store, mut receiver: mpsc::Receiver<PageJob>, gener
     let mut failed_walks: HashSet<WalkId> = HashSet::new();
     while let Some(first) = receiver.recv().await {
         let mut group = vec![first];
-        let mut comments = group[0].comments.len();
+        let mut comments = group[0].page.len;
         while comments < MAX_GROUP_COMMENTS {
             let Ok(job) = receiver.try_recv() else { break };
-            comments += job.comments.len();
+            comments += job.page.len;
             group.push(job);
         }
         let group: Vec<PageJob> = group
@@ -170,9 +165,7 @@ async fn write_groups(store: Store, mut receiver: mpsc::Receiver<PageJob>, gener
                     let result = if failed_walks.contains(&job.walk) {
                         Err(StoreError::EarlierPageFailed)
                     } else {
-                        store
-                            .save_comment_page(job.post, &job.comments, &job.progress, job.seen_at)
-                            .await
+                        store.save_encoded_page(&job.page).await
                     };
                     if result.is_err() {
                         failed_walks.insert(job.walk);
@@ -194,8 +187,7 @@ async fn write_group(
     let mut tx = store.begin_write().await?;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
-        outcomes
-            .push(write_page(&mut tx, job.post, &job.comments, &job.progress, job.seen_at).await?);
+        outcomes.push(write_page(&mut tx, &job.page).await?);
     }
     tx.commit().await?;
     Ok(outcomes)
