@@ -299,7 +299,7 @@ pub(super) async fn write_page(
 /// writer, which SQLite's thread waits on between statements, only binds and sends; and the
 /// page's comments are freed as soon as it is queued.
 pub(super) struct EncodedPage {
-    pub(super) post: PostKey,
+    post: PostKey,
     /// How many comments the page holds.
     pub(super) len: usize,
     comments: Arc<str>,
