@@ -295,9 +295,10 @@ pub(super) async fn write_page(
 }
 
 /// A page as [`write_page`] binds it: its comments, mentions and candidate questions already
-/// encoded as JSON. Built by the walk that read the page ([`super::PageWriter::queue`]), so the
-/// writer, which SQLite's thread waits on between statements, only binds and sends; and the
-/// page's comments are freed as soon as it is queued.
+/// encoded as JSON. A walk's pages are encoded by the walk that read them
+/// ([`super::PageWriter::queue`]), so the writer, which SQLite's thread waits on between
+/// statements, only binds and sends; and the page's comments are freed before it waits in the
+/// writer's queue.
 pub(super) struct EncodedPage {
     post: PostKey,
     /// How many comments the page holds.

@@ -100,11 +100,10 @@ impl PageWriter {
         seen_at: DateTime<Utc>,
     ) -> PendingPage {
         let (done, stored) = oneshot::channel();
-        let job = PageJob {
-            walk,
-            page: EncodedPage::new(post, &comments, progress, seen_at),
-            done,
-        };
+        let page = EncodedPage::new(post, &comments, progress, seen_at);
+        // Freed now, not after a wait for room in a full queue.
+        drop(comments);
+        let job = PageJob { walk, page, done };
         let queue = {
             let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             match &*queue {
