@@ -253,7 +253,7 @@ pub(super) async fn write_page(
     page: &EncodedPage,
 ) -> Result<PageWriteOutcome, StoreError> {
     let post = page.post;
-    let (text, params) = page_query(&page.progress);
+    let (text, params) = page.query;
     let mut query = sqlx::query_scalar::<_, i64>(text);
     for param in params {
         query = match param {
@@ -262,7 +262,7 @@ pub(super) async fn write_page(
             Param::Comments => query.bind(Arc::clone(&page.comments)),
             Param::Mentions => query.bind(Arc::clone(&page.mentions)),
             Param::Questions => query.bind(Arc::clone(&page.questions)),
-            Param::After => query.bind(page.after.clone()),
+            Param::After => query.bind(page.after.as_deref()),
             Param::WalkNewest => query.bind(page.walk_newest),
             Param::Watermark => query.bind(page.watermark),
             Param::FullWalkAt => query.bind(page.full_walk_at),
@@ -306,7 +306,8 @@ pub(super) struct EncodedPage {
     comments: Arc<str>,
     mentions: Arc<str>,
     questions: Arc<str>,
-    progress: WalkProgress,
+    /// The page query for the page's kind of progress, [`page_query`].
+    query: (&'static str, &'static [Param]),
     seen_at: i64,
     after: Option<String>,
     walk_newest: Option<i64>,
@@ -333,9 +334,10 @@ impl EncodedPage {
                     .map(|handle| (item.comment.external_id.as_str(), handle))
             })
             .collect();
-        let (after, walk_newest, watermark, full_walk_at) = match &progress {
+        let query = page_query(&progress);
+        let (after, walk_newest, watermark, full_walk_at) = match progress {
             WalkProgress::Continue { after, walk_newest } => {
-                (Some(after.clone()), walk_newest.map(to_unix), None, None)
+                (Some(after), walk_newest.map(to_unix), None, None)
             }
             WalkProgress::Complete {
                 watermark,
@@ -354,7 +356,7 @@ impl EncodedPage {
             comments: json(&rows).into(),
             mentions: json(&mentions).into(),
             questions: json(&answer_candidates(comments)).into(),
-            progress,
+            query,
             seen_at: to_unix(seen_at),
             after,
             walk_newest,
