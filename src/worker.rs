@@ -908,8 +908,9 @@ impl Worker {
                     .is_none_or(|at| at + schedule.search_interval(age) <= self.now())
         };
         // What walks found since the count was last reconciled: this one, and those a kill or a
-        // shutdown interrupted before they could settle the post (counted with their pages).
-        let mut found = (stored.found_since_settled + first.inserted) as i64;
+        // shutdown interrupted before they could settle the post (counted with their pages, less
+        // the deletions they marked, counted with the marking).
+        let mut found = stored.found_since_settled + first.inserted as i64;
         // A walk from the newest page down also shows what was deleted among the threads it read:
         // counted, a deletion cannot hide a new reply elsewhere from the count.
         if stored.walk.resume_after.is_none() {

@@ -178,13 +178,19 @@ impl Store {
         .bind(post.0)
         .fetch_all(&self.pool)
         .await?;
-        self.mark_unseen_deleted(stored, seen, at).await
+        self.mark_unseen_deleted(post, stored, seen, at).await
     }
 
-    /// Marks deleted, as of `at`, the `stored` comments (row id, platform id) that a walk did not
-    /// see. Returns how many.
+    /// Marks deleted, as of `at`, the post's `stored` comments (row id, platform id) that a walk
+    /// did not see. Returns how many.
+    ///
+    /// They leave what the post's walks found since it was last settled, in the same transaction:
+    /// a worker killed after marking them and before settling the post would otherwise leave the
+    /// next run one comment short for each, and a new reply that balances a deletion in the
+    /// platform's count would go unlooked-for.
     pub(super) async fn mark_unseen_deleted(
         &self,
+        post: PostKey,
         stored: Vec<(i64, String)>,
         seen: &HashSet<String>,
         at: DateTime<Utc>,
@@ -205,6 +211,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query(
+            "UPDATE poll_state SET found_since_settled = found_since_settled - ? WHERE post_id = ?",
+        )
+        .bind(gone.len() as i64)
+        .bind(post.0)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(gone.len() as u64)
     }

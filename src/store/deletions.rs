@@ -40,6 +40,6 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        self.mark_unseen_deleted(stored, seen, at).await
+        self.mark_unseen_deleted(post, stored, seen, at).await
     }
 }

@@ -21,9 +21,10 @@ pub struct PostSchedule {
     pub missing_comments: u64,
     /// When a walk last went past the watermark to look for them.
     pub last_search_at: Option<DateTime<Utc>>,
-    /// Comments new to the store since the count was last reconciled: what walks interrupted
-    /// since then (by a kill, a shutdown, a failed request) already found.
-    pub found_since_settled: u64,
+    /// Comments new to the store since the count was last reconciled, less those marked deleted
+    /// since: what walks interrupted since then (by a kill, a shutdown, a failed request) already
+    /// found and proved gone. Negative when the deletions outnumber the finds.
+    pub found_since_settled: i64,
 }
 
 impl PostSchedule {
@@ -120,7 +121,7 @@ impl Store {
                     last_full_walk_at: time("poll_state", row.try_get(6)?)?,
                     missing_comments: row.try_get::<i64, _>(7)?.max(0) as u64,
                     last_search_at: time("poll_state", row.try_get(8)?)?,
-                    found_since_settled: row.try_get::<i64, _>(9)?.max(0) as u64,
+                    found_since_settled: row.try_get::<i64, _>(9)?,
                 };
                 out.insert(post, schedule);
             }
@@ -239,6 +240,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use chrono::Utc;
 
     use super::*;
@@ -292,6 +295,51 @@ mod tests {
         };
         store.record_walk(post, now, &settled).await.unwrap();
         assert_eq!(found(store.clone()).await, 0);
+        store.close().await;
+    }
+
+    /// Deletions a walk proves leave the tally in the transaction that marks them: a run killed
+    /// after marking and before settling leaves its successor a tally that still balances the
+    /// platform's count, which dropped with them (else a new reply elsewhere would hide behind
+    /// each deletion until the next full walk).
+    #[tokio::test]
+    async fn deletions_marked_before_a_kill_leave_the_tally() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let (store, posts) = store_with_posts(dir.path(), now, &["1801"]).await;
+        let post = posts[0];
+        let found = |store: Store| async move {
+            store.post_schedules(&[post]).await.unwrap()[&post].found_since_settled
+        };
+        let done = WalkProgress::Complete {
+            watermark: Some(now),
+            read_every_page: true,
+        };
+        let page = [comment("11", now), comment("12", now), comment("13", now)];
+        store
+            .save_comment_page(post, &page, &done, now)
+            .await
+            .unwrap();
+        let settled = WalkRecord {
+            count: Some(3),
+            ..WalkRecord::default()
+        };
+        store.record_walk(post, now, &settled).await.unwrap();
+        assert_eq!(found(store.clone()).await, 0);
+
+        // The next walk finds one new comment and sees that two are gone, then is killed.
+        let later = now + chrono::Duration::minutes(5);
+        store
+            .save_comment_page(post, &[comment("14", later)], &done, later)
+            .await
+            .unwrap();
+        let seen: HashSet<String> = ["11", "14"].map(String::from).into();
+        let gone = store
+            .mark_missing_deleted_newer_than(post, &seen, now - chrono::Duration::hours(1), later)
+            .await
+            .unwrap();
+        assert_eq!(gone, 2);
+        assert_eq!(found(store.clone()).await, 1 - 2, "one found, two gone");
         store.close().await;
     }
 
