@@ -5,8 +5,9 @@
 //! ```text
 //! run_until_stopped ── poll_once ──┬── poll_account (≤ max_concurrent_accounts at once)
 //!      (schedule)       (a cycle)  │     ├─ list posts within lookback, keep the campaigns' posts
-//!                                  │     ├─ walk_post: page → classify → PageWriter (page + cursor,
-//!                                  │     │    group-committed with other walks' pages)
+//!                                  │     ├─ walk_post (≤ 3 posts at once): page → classify →
+//!                                  │     │    PageWriter (page + cursor, group-committed with
+//!                                  │     │    other walks' pages)
 //!                                  │     └─ refresh threads of older open questions (answers)
 //!                                  └── …
 //! ```
@@ -89,6 +90,17 @@ pub struct AccountPollOutcome {
 }
 
 impl AccountPollOutcome {
+    /// Adds what one post's walk did to the account's outcome.
+    fn merge(&mut self, other: &AccountPollOutcome) {
+        self.walked += other.walked;
+        self.pages += other.pages;
+        self.fetched += other.fetched;
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.answered += other.answered;
+        self.interrupted |= other.interrupted;
+    }
+
     fn add_page(&mut self, fetched: usize, written: PageWriteOutcome) {
         self.pages += 1;
         self.fetched += fetched as u64;
@@ -185,6 +197,12 @@ enum Depth {
 /// Pages a walk may have handed to the writer and not yet seen stored: enough to keep fetching
 /// while the database commits, few enough that a failure wastes little.
 const PAGES_IN_FLIGHT: usize = 4;
+
+/// Posts of one account walked at once. One walk at a time leaves the machine idle while a page
+/// travels (the request, the platform's answer, the parse); a few keep it busy, and the pages
+/// they hand in meet in bigger group commits. Calls are spaced by the account's client whatever
+/// the number of walks, and the budget planner has chosen the posts before any starts.
+const POSTS_AT_ONCE: usize = 3;
 
 /// A page handed to the writer, with what the walk reports once it is stored.
 struct InFlightPage {
@@ -694,33 +712,44 @@ impl Worker {
             );
         }
 
-        for index in order {
-            if cancel.is_cancelled() {
-                outcome.interrupted = true;
-                return Ok(outcome);
-            }
+        let walks = order.into_iter().filter_map(|index| {
             let PostDecision::Walk(reason) = decisions[index] else {
-                continue;
+                return None;
             };
             let (media, _) = &posts[index];
             let post = keys[index];
             let state = stored.get(&post).cloned().unwrap_or_default();
-            let span = tracing::info_span!("poll_post", post = %media.external_id, ?reason);
-            outcome.walked += 1;
-            let synced = self
-                .sync_post(
-                    client,
-                    post,
-                    media,
-                    &state,
-                    (reason, mode),
-                    &schedule_settings,
-                    cutoff,
-                    cancel,
-                    &mut outcome,
-                )
-                .instrument(span)
-                .await;
+            let schedule_settings = &schedule_settings;
+            Some(async move {
+                let mut outcome = AccountPollOutcome::default();
+                if cancel.is_cancelled() {
+                    outcome.interrupted = true;
+                    return (Ok(()), outcome, media);
+                }
+                let span = tracing::info_span!("poll_post", post = %media.external_id, ?reason);
+                outcome.walked += 1;
+                let synced = self
+                    .sync_post(
+                        client,
+                        post,
+                        media,
+                        &state,
+                        (reason, mode),
+                        schedule_settings,
+                        cutoff,
+                        cancel,
+                        &mut outcome,
+                    )
+                    .instrument(span)
+                    .await;
+                (synced, outcome, media)
+            })
+        });
+        // Started in the plan's order, finished in any: a long backfill does not hold up the
+        // posts planned after it.
+        let mut walks = futures::stream::iter(walks).buffer_unordered(POSTS_AT_ONCE);
+        while let Some((synced, walked, media)) = walks.next().await {
+            outcome.merge(&walked);
             match synced {
                 Ok(()) => {}
                 Err(PollError::Platform(PlatformError::NotFound { message })) => {
@@ -733,11 +762,12 @@ impl Worker {
                         "comments are turned off on this post; its stored comments are kept"
                     );
                 }
+                // The walks still running are dropped: like a kill between two pages, which
+                // loses nothing (every page handed to the writer is stored with its cursor).
                 Err(e) => return Err(e),
             }
-            if outcome.interrupted {
-                return Ok(outcome);
-            }
+            // Once cancelled, the walks still running stop at their next page and the ones not
+            // started yet return at once: the loop ends with every page in hand stored.
         }
         Ok(outcome)
     }
