@@ -25,6 +25,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -200,8 +201,10 @@ const PAGES_IN_FLIGHT: usize = 4;
 
 /// Posts of one account walked at once. One walk at a time leaves the machine idle while a page
 /// travels (the request, the platform's answer, the parse); a few keep it busy, and the pages
-/// they hand in meet in bigger group commits. Calls are spaced by the account's client whatever
-/// the number of walks, and the budget planner has chosen the posts before any starts.
+/// they hand in meet in bigger group commits. So up to this many requests of one account are in
+/// flight: the budget planner chose the posts (and so the calls) before any walk starts, and a
+/// throttle or Meta's slow-down pauses the account's client for all of them, though the calls
+/// already past that check go ahead (and may overshoot YouTube's daily budget by two calls).
 const POSTS_AT_ONCE: usize = 3;
 
 /// A page handed to the writer, with what the walk reports once it is stored.
@@ -712,6 +715,9 @@ impl Worker {
             );
         }
 
+        // Set by a walk's error: the walks not started yet do not start.
+        let failed = AtomicBool::new(false);
+        let mut error = None;
         let walks = order.into_iter().filter_map(|index| {
             let PostDecision::Walk(reason) = decisions[index] else {
                 return None;
@@ -720,8 +726,12 @@ impl Worker {
             let post = keys[index];
             let state = stored.get(&post).cloned().unwrap_or_default();
             let schedule_settings = &schedule_settings;
+            let failed = &failed;
             Some(async move {
                 let mut outcome = AccountPollOutcome::default();
+                if failed.load(Ordering::Relaxed) {
+                    return (Ok(()), outcome, media);
+                }
                 if cancel.is_cancelled() {
                     outcome.interrupted = true;
                     return (Ok(()), outcome, media);
@@ -762,14 +772,22 @@ impl Worker {
                         "comments are turned off on this post; its stored comments are kept"
                     );
                 }
-                // The walks still running are dropped: like a kill between two pages, which
-                // loses nothing (every page handed to the writer is stored with its cursor).
-                Err(e) => return Err(e),
+                // The account's cycle ends with the first error, once the walks still running
+                // have ended too (most fail on the same cause at their next call): every page
+                // they handed in is stored before the caller, which may retry the account at
+                // once with a renewed token, reads the walk states again.
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    error.get_or_insert(e);
+                }
             }
-            // Once cancelled, the walks still running stop at their next page and the ones not
+            // Once cancelled, the walks still running stop at their next check and the ones not
             // started yet return at once: the loop ends with every page in hand stored.
         }
-        Ok(outcome)
+        match error {
+            Some(error) => Err(error),
+            None => Ok(outcome),
+        }
     }
 
     /// What the schedule needs to know of one listed post.
