@@ -91,9 +91,12 @@ pub struct AccountPollOutcome {
 }
 
 impl AccountPollOutcome {
-    /// Adds what one post's walk did to the account's outcome.
+    /// Adds another outcome to this one: a post's walk to its account's, an account's to the
+    /// cycle's total.
     fn merge(&mut self, other: &AccountPollOutcome) {
+        self.posts += other.posts;
         self.walked += other.walked;
+        self.deferred += other.deferred;
         self.pages += other.pages;
         self.fetched += other.fetched;
         self.inserted += other.inserted;
@@ -125,15 +128,7 @@ impl CycleReport {
     pub fn total(&self) -> AccountPollOutcome {
         let mut total = AccountPollOutcome::default();
         for o in self.accounts.iter().filter_map(|(_, r)| r.as_ref().ok()) {
-            total.posts += o.posts;
-            total.walked += o.walked;
-            total.deferred += o.deferred;
-            total.pages += o.pages;
-            total.fetched += o.fetched;
-            total.inserted += o.inserted;
-            total.updated += o.updated;
-            total.answered += o.answered;
-            total.interrupted |= o.interrupted;
+            total.merge(o);
         }
         total
     }
