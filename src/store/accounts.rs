@@ -25,6 +25,43 @@ pub struct AccountHealth {
     pub token: Option<super::TokenHealth>,
 }
 
+/// One post of a listing as [`UPSERT_LISTING`] reads it.
+#[derive(serde::Serialize)]
+struct ListedPost<'a> {
+    id: &'a str,
+    caption: &'a str,
+    permalink: Option<&'a str>,
+    created_at: i64,
+    count: Option<u64>,
+    campaigns: &'a [String],
+}
+
+/// A listing's posts (`?` 1–2: account, listing), their campaigns (3–4: listing, account), then
+/// their keys in the listing's order (5–6: listing, account). `WHERE true` tells SQLite's parser
+/// that `ON CONFLICT` is the upsert's, not a join's.
+const UPSERT_LISTING: &str = "
+INSERT INTO posts (account_id, external_id, caption, permalink, created_at, comments_count)
+SELECT ?, post.value ->> 'id', post.value ->> 'caption', post.value ->> 'permalink',
+       post.value ->> 'created_at', post.value ->> 'count'
+FROM json_each(?) AS post WHERE true
+ON CONFLICT (account_id, external_id) DO UPDATE
+    SET caption = excluded.caption, permalink = excluded.permalink,
+        comments_count = excluded.comments_count
+    WHERE posts.caption IS NOT excluded.caption
+       OR posts.permalink IS NOT excluded.permalink
+       OR posts.comments_count IS NOT excluded.comments_count;
+INSERT INTO post_campaigns (post_id, campaign)
+SELECT posts.id, campaign.value
+FROM json_each(?) AS post, json_each(post.value -> 'campaigns') AS campaign
+JOIN posts ON posts.account_id = ? AND posts.external_id = post.value ->> 'id'
+WHERE true
+ON CONFLICT DO NOTHING;
+SELECT posts.id
+FROM json_each(?) AS post
+JOIN posts ON posts.account_id = ? AND posts.external_id = post.value ->> 'id'
+ORDER BY post.key;
+";
+
 impl Store {
     /// Registers an account (or refreshes its name and handle) and returns its key.
     ///
@@ -52,8 +89,12 @@ impl Store {
         Ok(AccountKey(id))
     }
 
-    /// Stores the posts of one listing and which campaigns each belongs to. A post whose caption
-    /// and count did not change is not written.
+    /// Stores the posts of one listing and which campaigns each belongs to, returning their keys
+    /// in the listing's order. A post whose caption and count did not change is not written.
+    ///
+    /// The listing travels as one JSON parameter of one query (three statements: the posts, their
+    /// campaigns, their keys), so the write lock is held for three round trips to SQLite's
+    /// thread, not three per post.
     ///
     /// # Errors
     /// A database error; nothing of the listing is stored then.
@@ -62,47 +103,33 @@ impl Store {
         account: AccountKey,
         posts: &[(Media, Vec<String>)],
     ) -> Result<Vec<PostKey>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let mut keys = Vec::with_capacity(posts.len());
-        for (media, campaigns) in posts {
-            sqlx::query(
-                "INSERT INTO posts (account_id, external_id, caption, permalink, created_at, comments_count)
-                 VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (account_id, external_id) DO UPDATE
-                     SET caption = excluded.caption, permalink = excluded.permalink,
-                         comments_count = excluded.comments_count
-                     WHERE posts.caption IS NOT excluded.caption
-                        OR posts.permalink IS NOT excluded.permalink
-                        OR posts.comments_count IS NOT excluded.comments_count",
-            )
-            .bind(account.0)
-            .bind(&media.external_id)
-            .bind(&media.caption)
-            .bind(&media.permalink)
-            .bind(to_unix(media.created_at))
-            .bind(media.comments_count.map(|c| c as i64))
-            .execute(&mut *tx)
-            .await?;
-            let id: i64 =
-                sqlx::query_scalar("SELECT id FROM posts WHERE account_id = ? AND external_id = ?")
-                    .bind(account.0)
-                    .bind(&media.external_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            for campaign in campaigns {
-                sqlx::query(
-                    "INSERT INTO post_campaigns (post_id, campaign) VALUES (?, ?)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(id)
-                .bind(campaign)
-                .execute(&mut *tx)
+        let listing: Vec<ListedPost<'_>> = posts
+            .iter()
+            .map(|(media, campaigns)| ListedPost {
+                id: &media.external_id,
+                caption: &media.caption,
+                permalink: media.permalink.as_deref(),
+                created_at: to_unix(media.created_at),
+                count: media.comments_count,
+                campaigns,
+            })
+            .collect();
+        let listing = serde_json::to_string(&listing).expect("strings and integers encode as JSON");
+        self.write_detached(move |store| async move {
+            let mut tx = store.begin_write().await?;
+            let keys: Vec<i64> = sqlx::query_scalar(UPSERT_LISTING)
+                .bind(account.0)
+                .bind(&listing)
+                .bind(&listing)
+                .bind(account.0)
+                .bind(&listing)
+                .bind(account.0)
+                .fetch_all(&mut *tx)
                 .await?;
-            }
-            keys.push(PostKey(id));
-        }
-        tx.commit().await?;
-        Ok(keys)
+            tx.commit().await?;
+            Ok(keys.into_iter().map(PostKey).collect())
+        })
+        .await
     }
 
     /// Records the start of a poll of the account.
@@ -114,12 +141,16 @@ impl Store {
         account: AccountKey,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET last_attempt_at = ? WHERE id = ?")
-            .bind(to_unix(at))
-            .bind(account.0)
-            .execute(&self.writes)
-            .await?;
-        Ok(())
+        let at = to_unix(at);
+        self.write_detached(move |store| async move {
+            sqlx::query("UPDATE accounts SET last_attempt_at = ? WHERE id = ?")
+                .bind(at)
+                .bind(account.0)
+                .execute(&store.writes)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Records the end of a poll: success clears the failure count, failure increments it.
@@ -132,28 +163,34 @@ impl Store {
         at: DateTime<Utc>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        match error {
-            None => {
-                sqlx::query(
-                    "UPDATE accounts SET last_success_at = ?, fail_count = 0, last_error = NULL
-                     WHERE id = ?",
-                )
-                .bind(to_unix(at))
-                .bind(account.0)
-                .execute(&self.writes)
-                .await?
-            }
-            Some(error) => {
-                sqlx::query(
-                    "UPDATE accounts SET fail_count = fail_count + 1, last_error = ? WHERE id = ?",
-                )
-                .bind(error)
-                .bind(account.0)
-                .execute(&self.writes)
-                .await?
-            }
-        };
-        Ok(())
+        let at = to_unix(at);
+        let error = error.map(str::to_owned);
+        self.write_detached(move |store| async move {
+            match error {
+                None => {
+                    sqlx::query(
+                        "UPDATE accounts SET last_success_at = ?, fail_count = 0, last_error = NULL
+                         WHERE id = ?",
+                    )
+                    .bind(at)
+                    .bind(account.0)
+                    .execute(&store.writes)
+                    .await?
+                }
+                Some(error) => {
+                    sqlx::query(
+                        "UPDATE accounts SET fail_count = fail_count + 1, last_error = ?
+                         WHERE id = ?",
+                    )
+                    .bind(error)
+                    .bind(account.0)
+                    .execute(&store.writes)
+                    .await?
+                }
+            };
+            Ok(())
+        })
+        .await
     }
 
     /// Poll health of every account.
@@ -211,4 +248,122 @@ fn token_health(row: &sqlx::sqlite::SqliteRow) -> Result<Option<super::TokenHeal
         refreshed_at: at(15)?,
         dead_reason: row.try_get(16)?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    fn media(id: &str, caption: &str, count: Option<u64>, now: DateTime<Utc>) -> Media {
+        Media {
+            external_id: id.into(),
+            caption: caption.into(),
+            permalink: Some(format!("https://example.test/p/{id}")),
+            created_at: now - Duration::hours(1),
+            comments_count: count,
+        }
+    }
+
+    /// One listing is one query: keys come back in the listing's order (a post listed twice
+    /// included), a second listing keeps the keys, stores what changed and adds campaigns
+    /// without repeating the ones stored.
+    #[tokio::test]
+    async fn a_listing_stores_its_posts_and_campaigns_and_returns_keys_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let account = store
+            .upsert_account(Platform::Instagram, "1784", "ann", "ann")
+            .await
+            .unwrap();
+        let first = store
+            .upsert_posts(
+                account,
+                &[
+                    (
+                        media("p1", "#ad serum", Some(3), now),
+                        vec!["spring".into(), "glow".into()],
+                    ),
+                    (media("p2", "#ad \"quoted\" 👩🏽‍💻", None, now), vec![]),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 2);
+        assert_ne!(first[0], first[1]);
+
+        let second = store
+            .upsert_posts(
+                account,
+                &[
+                    (
+                        media("p2", "#ad edited", Some(7), now),
+                        vec!["summer".into()],
+                    ),
+                    (
+                        media("p1", "#ad serum", Some(3), now),
+                        vec!["spring".into()],
+                    ),
+                    (media("p3", "#ad new", Some(0), now), vec![]),
+                    (
+                        media("p1", "#ad serum", Some(3), now),
+                        vec!["spring".into()],
+                    ),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(second[0], first[1]);
+        assert_eq!(second[1], first[0]);
+        assert_eq!(second[3], first[0]);
+        assert!(!first.contains(&second[2]));
+
+        let posts: Vec<(String, String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT external_id, caption, permalink, comments_count FROM posts ORDER BY external_id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            posts,
+            vec![
+                (
+                    "p1".into(),
+                    "#ad serum".into(),
+                    Some("https://example.test/p/p1".into()),
+                    Some(3)
+                ),
+                (
+                    "p2".into(),
+                    "#ad edited".into(),
+                    Some("https://example.test/p/p2".into()),
+                    Some(7)
+                ),
+                (
+                    "p3".into(),
+                    "#ad new".into(),
+                    Some("https://example.test/p/p3".into()),
+                    Some(0)
+                ),
+            ]
+        );
+        let campaigns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT p.external_id, pc.campaign FROM post_campaigns pc JOIN posts p ON p.id = pc.post_id
+             ORDER BY p.external_id, pc.campaign",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            campaigns,
+            vec![
+                ("p1".into(), "glow".into()),
+                ("p1".into(), "spring".into()),
+                ("p2".into(), "summer".into()),
+            ]
+        );
+        store.close().await;
+    }
 }

@@ -137,16 +137,19 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn set_reconciled_count(&self, post: PostKey, count: u64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE poll_state SET reconciled_count = ?
-             WHERE post_id = ? AND reconciled_count IS NOT ?",
-        )
-        .bind(count as i64)
-        .bind(post.0)
-        .bind(count as i64)
-        .execute(&self.writes)
-        .await?;
-        Ok(())
+        self.write_detached(move |store| async move {
+            sqlx::query(
+                "UPDATE poll_state SET reconciled_count = ?
+                 WHERE post_id = ? AND reconciled_count IS NOT ?",
+            )
+            .bind(count as i64)
+            .bind(post.0)
+            .bind(count as i64)
+            .execute(&store.writes)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Marks as deleted the post's comments that a complete walk (`seen`: every comment and reply
@@ -203,23 +206,29 @@ impl Store {
         if gone.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.begin_write().await?;
-        for row in &gone {
-            sqlx::query("UPDATE comments SET deleted_at = ? WHERE id = ?")
-                .bind(to_unix(at))
-                .bind(row)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "UPDATE poll_state SET found_since_settled = found_since_settled - ? WHERE post_id = ?",
-        )
-        .bind(gone.len() as i64)
-        .bind(post.0)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(gone.len() as u64)
+        let gone_count = gone.len() as u64;
+        let at = to_unix(at);
+        self.write_detached(move |store| async move {
+            let mut tx = store.begin_write().await?;
+            for row in &gone {
+                sqlx::query("UPDATE comments SET deleted_at = ? WHERE id = ?")
+                    .bind(at)
+                    .bind(row)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "UPDATE poll_state SET found_since_settled = found_since_settled - ?
+                 WHERE post_id = ?",
+            )
+            .bind(gone.len() as i64)
+            .bind(post.0)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(gone_count)
+        })
+        .await
     }
 
     /// Open (unanswered) product questions of these posts created since `since`, as

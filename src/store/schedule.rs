@@ -141,29 +141,39 @@ impl Store {
         at: DateTime<Utc>,
         walk: &WalkRecord,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO poll_state (post_id, reconciled_count, missing_comments, last_walked_at,
-                                     last_full_walk_at, last_search_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, CASE WHEN ?5 THEN ?4 END, CASE WHEN ?6 THEN ?4 END, ?4)
-             ON CONFLICT (post_id) DO UPDATE
-                 SET reconciled_count = COALESCE(excluded.reconciled_count,
-                                                 poll_state.reconciled_count),
-                     missing_comments = excluded.missing_comments,
-                     found_since_settled = 0,
-                     last_walked_at = excluded.last_walked_at,
-                     last_full_walk_at = COALESCE(excluded.last_full_walk_at,
-                                                  poll_state.last_full_walk_at),
-                     last_search_at = COALESCE(excluded.last_search_at, poll_state.last_search_at)",
-        )
-        .bind(post.0)
-        .bind(walk.count.map(|c| c as i64))
-        .bind(walk.missing as i64)
-        .bind(to_unix(at))
-        .bind(walk.full)
-        .bind(walk.searched)
-        .execute(&self.writes)
-        .await?;
-        Ok(())
+        let (count, missing, at, full, searched) = (
+            walk.count.map(|c| c as i64),
+            walk.missing as i64,
+            to_unix(at),
+            walk.full,
+            walk.searched,
+        );
+        self.write_detached(move |store| async move {
+            sqlx::query(
+                "INSERT INTO poll_state (post_id, reconciled_count, missing_comments, last_walked_at,
+                                         last_full_walk_at, last_search_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, CASE WHEN ?5 THEN ?4 END, CASE WHEN ?6 THEN ?4 END, ?4)
+                 ON CONFLICT (post_id) DO UPDATE
+                     SET reconciled_count = COALESCE(excluded.reconciled_count,
+                                                     poll_state.reconciled_count),
+                         missing_comments = excluded.missing_comments,
+                         found_since_settled = 0,
+                         last_walked_at = excluded.last_walked_at,
+                         last_full_walk_at = COALESCE(excluded.last_full_walk_at,
+                                                      poll_state.last_full_walk_at),
+                         last_search_at = COALESCE(excluded.last_search_at, poll_state.last_search_at)",
+            )
+            .bind(post.0)
+            .bind(count)
+            .bind(missing)
+            .bind(at)
+            .bind(full)
+            .bind(searched)
+            .execute(&store.writes)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Stores the account's next poll time, quota and deferred posts after a cycle.
@@ -192,21 +202,28 @@ impl Store {
                 (Some("percent"), Some(i64::from(percent)), Some(100), None)
             }
         };
-        sqlx::query(
-            "UPDATE accounts SET next_poll_at = ?, quota_kind = ?, quota_used = ?, quota_limit = ?,
-                                 quota_resets_at = ?, deferred_posts = ?
-             WHERE id = ?",
-        )
-        .bind(schedule.next_poll_at.map(to_unix))
-        .bind(kind)
-        .bind(used)
-        .bind(limit)
-        .bind(resets_at)
-        .bind(schedule.deferred_posts as i64)
-        .bind(account.0)
-        .execute(&self.writes)
-        .await?;
-        Ok(())
+        let (next_poll_at, deferred) = (
+            schedule.next_poll_at.map(to_unix),
+            schedule.deferred_posts as i64,
+        );
+        self.write_detached(move |store| async move {
+            sqlx::query(
+                "UPDATE accounts SET next_poll_at = ?, quota_kind = ?, quota_used = ?, quota_limit = ?,
+                                     quota_resets_at = ?, deferred_posts = ?
+                 WHERE id = ?",
+            )
+            .bind(next_poll_at)
+            .bind(kind)
+            .bind(used)
+            .bind(limit)
+            .bind(resets_at)
+            .bind(deferred)
+            .bind(account.0)
+            .execute(&store.writes)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The account's schedule as last stored (so a restart keeps YouTube's units spent today).
