@@ -821,7 +821,8 @@ impl Worker {
     }
 
     /// The account's posts created since `cutoff` that belong to one of its campaigns (every
-    /// recent post when the account is in no campaign), with the names of those campaigns.
+    /// recent post when the account is in no campaign), each once, with the names of those
+    /// campaigns.
     async fn recent_posts<C: PlatformClient>(
         &self,
         account: &AccountSettings,
@@ -830,6 +831,7 @@ impl Worker {
     ) -> Result<Vec<(Media, Vec<String>)>, PollError> {
         let in_any_campaign = self.settings.campaigns_of(&account.name).next().is_some();
         let mut posts = Vec::new();
+        let mut listed = HashSet::new();
         let mut after: Option<String> = None;
         let mut seen_cursors = HashSet::new();
         loop {
@@ -838,6 +840,11 @@ impl Worker {
             for media in page.items {
                 if media.created_at < cutoff {
                     reached_cutoff = true;
+                    continue;
+                }
+                // A post listed twice (a new post shifts the listing between two pages) is
+                // walked once: two walks of one post at once would race on its walk state.
+                if !listed.insert(media.external_id.clone()) {
                     continue;
                 }
                 let campaigns: Vec<String> = self
@@ -1472,6 +1479,7 @@ fn build_client(
 mod tests {
     use super::*;
     use crate::domain::AuthorRole;
+    use crate::platforms::Page;
 
     fn top_level(minutes_ago: i64) -> Comment {
         Comment {
@@ -1491,6 +1499,75 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
             .unwrap()
             .to_utc()
+    }
+
+    /// An account whose listing shifts between two calls: a new post pushes `p2` from the first
+    /// page to the second, so it is listed twice.
+    struct ShiftingListing;
+
+    fn media(id: &str) -> Media {
+        Media {
+            external_id: id.to_owned(),
+            caption: "#ad".to_owned(),
+            permalink: None,
+            created_at: floor(),
+            comments_count: Some(0),
+        }
+    }
+
+    impl PlatformClient for ShiftingListing {
+        async fn list_posts(&self, after: Option<&str>) -> Result<Page<Media>, PlatformError> {
+            Ok(match after {
+                None => Page {
+                    items: vec![media("p1"), media("p2")],
+                    next: Some("2".to_owned()),
+                },
+                Some(_) => Page {
+                    items: vec![media("p2"), media("p3")],
+                    next: None,
+                },
+            })
+        }
+
+        async fn list_comments(
+            &self,
+            _post_id: &str,
+            _after: Option<&str>,
+        ) -> Result<Page<Comment>, PlatformError> {
+            unreachable!("only the listing is read")
+        }
+
+        async fn fetch_threads(
+            &self,
+            _post_id: &str,
+            _comment_ids: &[String],
+        ) -> Result<Vec<Comment>, PlatformError> {
+            unreachable!("only the listing is read")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_post_listed_twice_is_polled_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::parse(
+            "database = \"t.db\"\n\n[[accounts]]\nname = \"ann\"\nplatform = \"instagram\"\n\
+             account_id = \"1784\"\nowner_handle = \"ann\"\n\
+             api_base_url = \"http://127.0.0.1:9/v23.0\"\ntoken_env = \"TRIAGE_TEST_TOKEN\"\n",
+            std::path::Path::new("test.toml"),
+        )
+        .unwrap();
+        let account = settings.accounts[0].clone();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let worker = Worker::new(Arc::new(settings), store.clone(), classifier, |_| None);
+        let cutoff = floor() - chrono::Duration::days(1);
+        let posts = worker
+            .recent_posts(&account, &ShiftingListing, cutoff)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = posts.iter().map(|(m, _)| m.external_id.as_str()).collect();
+        assert_eq!(ids, ["p1", "p2", "p3"]);
+        store.close().await;
     }
 
     #[test]
