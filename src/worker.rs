@@ -938,6 +938,9 @@ impl Worker {
             return self.finish_full_walk(post, media, &full).await;
         }
         let Some(count) = media.comments_count else {
+            if stop_before_search(cancel, outcome) {
+                return Ok(());
+            }
             // Nothing says where activity happened: re-read the open questions' threads.
             self.refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
                 .await?;
@@ -968,6 +971,9 @@ impl Worker {
         }
         let mut refreshed = false;
         if found < wanted && search_due((wanted - found) as u64) {
+            if stop_before_search(cancel, outcome) {
+                return Ok(());
+            }
             found += self
                 .refresh_open_threads(client, post, media, cutoff, &first.threads, outcome)
                 .await? as i64;
@@ -1018,6 +1024,9 @@ impl Worker {
             .clone()
             .filter(|_| stored.walk.resume_after.is_none());
         loop {
+            if stop_before_search(cancel, outcome) {
+                return Ok(());
+            }
             let mut state = self.store.walk_state(post).await?;
             if state.resume_after.is_none() {
                 state.resume_after = go_on_from.take();
@@ -1393,6 +1402,15 @@ impl Worker {
     }
 }
 
+/// Whether a shutdown asked for arrives after a walk and before the calls that look further
+/// for the comments the post's count says it missed: they wait for the next run, which looks for
+/// the same ones (the post stays unsettled, and what this walk found is in its tally already).
+fn stop_before_search(cancel: &CancellationToken, outcome: &mut AccountPollOutcome) -> bool {
+    let stop = cancel.is_cancelled();
+    outcome.interrupted |= stop;
+    stop
+}
+
 /// Whether a page of top-level comments, newest first, reached the walk's floor: its last
 /// comment is older, so every later page is too and the walk can end with this page instead of
 /// reading one more that holds nothing new. The last comment, not any: a platform may pin an old
@@ -1549,17 +1567,8 @@ mod tests {
     #[tokio::test]
     async fn a_post_listed_twice_is_polled_once() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::parse(
-            "database = \"t.db\"\n\n[[accounts]]\nname = \"ann\"\nplatform = \"instagram\"\n\
-             account_id = \"1784\"\nowner_handle = \"ann\"\n\
-             api_base_url = \"http://127.0.0.1:9/v23.0\"\ntoken_env = \"TRIAGE_TEST_TOKEN\"\n",
-            std::path::Path::new("test.toml"),
-        )
-        .unwrap();
-        let account = settings.accounts[0].clone();
         let store = Store::open(&dir.path().join("t.db")).await.unwrap();
-        let classifier = Arc::new(Classifier::builtin().unwrap());
-        let worker = Worker::new(Arc::new(settings), store.clone(), classifier, |_| None);
+        let (worker, account) = test_worker(dir.path(), store.clone());
         let cutoff = floor() - chrono::Duration::days(1);
         let posts = worker
             .recent_posts(&account, &ShiftingListing, cutoff)
@@ -1567,6 +1576,102 @@ mod tests {
             .unwrap();
         let ids: Vec<&str> = posts.iter().map(|(m, _)| m.external_id.as_str()).collect();
         assert_eq!(ids, ["p1", "p2", "p3"]);
+        store.close().await;
+    }
+
+    /// A post with one comment in its only page, whose count announces five: the four others
+    /// are in older threads, to be searched for. Counts the comment pages served.
+    #[derive(Default)]
+    struct CountShort {
+        pages: std::sync::atomic::AtomicUsize,
+    }
+
+    impl PlatformClient for CountShort {
+        async fn list_posts(&self, _after: Option<&str>) -> Result<Page<Media>, PlatformError> {
+            unreachable!("the post is given")
+        }
+
+        async fn list_comments(
+            &self,
+            _post_id: &str,
+            _after: Option<&str>,
+        ) -> Result<Page<Comment>, PlatformError> {
+            self.pages.fetch_add(1, Ordering::SeqCst);
+            Ok(Page {
+                items: vec![top_level(5)],
+                next: None,
+            })
+        }
+
+        async fn fetch_threads(
+            &self,
+            _post_id: &str,
+            _comment_ids: &[String],
+        ) -> Result<Vec<Comment>, PlatformError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn test_worker(dir: &std::path::Path, store: Store) -> (Worker, AccountSettings) {
+        let settings = Settings::parse(
+            "database = \"t.db\"\n\n[[accounts]]\nname = \"ann\"\nplatform = \"instagram\"\n\
+             account_id = \"1784\"\nowner_handle = \"ann\"\n\
+             api_base_url = \"http://127.0.0.1:9/v23.0\"\ntoken_env = \"TRIAGE_TEST_TOKEN\"\n",
+            &dir.join("test.toml"),
+        )
+        .unwrap();
+        let account = settings.accounts[0].clone();
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let worker = Worker::new(Arc::new(settings), store, classifier, |_| None);
+        (worker, account)
+    }
+
+    /// A shutdown asked for during a walk lets it finish, but not the search for the comments
+    /// the count says it missed: that waits for the next run (the post stays unsettled).
+    #[tokio::test]
+    async fn a_shutdown_after_a_walk_leaves_the_search_for_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let (worker, _) = test_worker(dir.path(), store.clone());
+        let account = store
+            .upsert_account(crate::domain::Platform::Instagram, "1784", "ann", "ann")
+            .await
+            .unwrap();
+        let mut post = media("p1");
+        post.comments_count = Some(5);
+        let key = store
+            .upsert_posts(account, &[(post.clone(), Vec::new())])
+            .await
+            .unwrap()[0];
+        let stored = PostSchedule::default();
+        for (cancelled, pages) in [(true, 1), (false, 2)] {
+            let cancel = CancellationToken::new();
+            if cancelled {
+                cancel.cancel();
+            }
+            let client = CountShort::default();
+            let mut outcome = AccountPollOutcome::default();
+            worker
+                .sync_post(
+                    &client,
+                    key,
+                    &post,
+                    &stored,
+                    (WalkReason::CountMoved { delta: 5 }, Mode::CatchUp),
+                    &worker.schedule_settings,
+                    floor() - chrono::Duration::days(1),
+                    &cancel,
+                    &mut outcome,
+                )
+                .await
+                .unwrap();
+            assert_eq!(outcome.interrupted, cancelled);
+            assert_eq!(
+                client.pages.load(Ordering::SeqCst),
+                pages,
+                "cancelled: {cancelled}"
+            );
+        }
         store.close().await;
     }
 
