@@ -727,8 +727,7 @@ impl Worker {
                 if failed.load(Ordering::Relaxed) {
                     return (Ok(()), outcome, media);
                 }
-                if cancel.is_cancelled() {
-                    outcome.interrupted = true;
+                if stop_if_cancelled(cancel, &mut outcome) {
                     return (Ok(()), outcome, media);
                 }
                 let span = tracing::info_span!("poll_post", post = %media.external_id, ?reason);
@@ -938,7 +937,7 @@ impl Worker {
             return self.finish_full_walk(post, media, &full).await;
         }
         let Some(count) = media.comments_count else {
-            if stop_before_search(cancel, outcome) {
+            if stop_if_cancelled(cancel, outcome) {
                 return Ok(());
             }
             // Nothing says where activity happened: re-read the open questions' threads.
@@ -971,7 +970,7 @@ impl Worker {
         }
         let mut refreshed = false;
         if found < wanted && search_due((wanted - found) as u64) {
-            if stop_before_search(cancel, outcome) {
+            if stop_if_cancelled(cancel, outcome) {
                 return Ok(());
             }
             found += self
@@ -1024,7 +1023,7 @@ impl Worker {
             .clone()
             .filter(|_| stored.walk.resume_after.is_none());
         loop {
-            if stop_before_search(cancel, outcome) {
+            if stop_if_cancelled(cancel, outcome) {
                 return Ok(());
             }
             let mut state = self.store.walk_state(post).await?;
@@ -1402,10 +1401,11 @@ impl Worker {
     }
 }
 
-/// Whether a shutdown asked for arrives after a walk and before the calls that look further
-/// for the comments the post's count says it missed: they wait for the next run, which looks for
-/// the same ones (the post stays unsettled, and what this walk found is in its tally already).
-fn stop_before_search(cancel: &CancellationToken, outcome: &mut AccountPollOutcome) -> bool {
+/// Whether a shutdown was asked for, noting it in `outcome`: checked before a post's walk and,
+/// after the walk, before the calls that look further for the comments the post's count says it
+/// missed. Those wait for the next run, which looks for the same ones (the post stays unsettled,
+/// and what this walk found is in its tally already).
+fn stop_if_cancelled(cancel: &CancellationToken, outcome: &mut AccountPollOutcome) -> bool {
     let stop = cancel.is_cancelled();
     outcome.interrupted |= stop;
     stop

@@ -221,7 +221,7 @@ impl Store {
                 "UPDATE poll_state SET found_since_settled = found_since_settled - ?
                  WHERE post_id = ?",
             )
-            .bind(gone.len() as i64)
+            .bind(gone_count as i64)
             .bind(post.0)
             .execute(&mut *tx)
             .await?;

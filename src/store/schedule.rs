@@ -265,6 +265,10 @@ mod tests {
     use crate::store::WalkProgress;
     use crate::store::fixtures::{comment, store_with_posts};
 
+    async fn found_since_settled(store: &Store, post: PostKey) -> i64 {
+        store.post_schedules(&[post]).await.unwrap()[&post].found_since_settled
+    }
+
     /// The tally a restarted worker reads to know what its killed predecessor found: it grows with
     /// every page that stores new comments (repeats do not count) and restarts when a walk
     /// settles the post.
@@ -274,9 +278,6 @@ mod tests {
         let now = Utc::now();
         let (store, posts) = store_with_posts(dir.path(), now, &["1801"]).await;
         let post = posts[0];
-        let found = |store: Store| async move {
-            store.post_schedules(&[post]).await.unwrap()[&post].found_since_settled
-        };
         let first_page = [comment("11", now), comment("12", now)];
         let after = WalkProgress::Continue {
             after: "c1".into(),
@@ -291,7 +292,7 @@ mod tests {
             .save_comment_page(post, &first_page, &after, now)
             .await
             .unwrap();
-        assert_eq!(found(store.clone()).await, 2);
+        assert_eq!(found_since_settled(&store, post).await, 2);
         let done = WalkProgress::Complete {
             watermark: Some(now),
             read_every_page: false,
@@ -304,14 +305,14 @@ mod tests {
             .save_comment_page(post, &[comment("14", now)], &WalkProgress::Unchanged, now)
             .await
             .unwrap();
-        assert_eq!(found(store.clone()).await, 4);
+        assert_eq!(found_since_settled(&store, post).await, 4);
 
         let settled = WalkRecord {
             count: Some(4),
             ..WalkRecord::default()
         };
         store.record_walk(post, now, &settled).await.unwrap();
-        assert_eq!(found(store.clone()).await, 0);
+        assert_eq!(found_since_settled(&store, post).await, 0);
         store.close().await;
     }
 
@@ -325,9 +326,6 @@ mod tests {
         let now = Utc::now();
         let (store, posts) = store_with_posts(dir.path(), now, &["1801"]).await;
         let post = posts[0];
-        let found = |store: Store| async move {
-            store.post_schedules(&[post]).await.unwrap()[&post].found_since_settled
-        };
         let done = WalkProgress::Complete {
             watermark: Some(now),
             read_every_page: true,
@@ -342,7 +340,7 @@ mod tests {
             ..WalkRecord::default()
         };
         store.record_walk(post, now, &settled).await.unwrap();
-        assert_eq!(found(store.clone()).await, 0);
+        assert_eq!(found_since_settled(&store, post).await, 0);
 
         // The next walk finds one new comment and sees that two are gone, then is killed.
         let later = now + chrono::Duration::minutes(5);
@@ -356,7 +354,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(gone, 2);
-        assert_eq!(found(store.clone()).await, 1 - 2, "one found, two gone");
+        assert_eq!(
+            found_since_settled(&store, post).await,
+            1 - 2,
+            "one found, two gone"
+        );
         store.close().await;
     }
 
